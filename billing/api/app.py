@@ -1,0 +1,54 @@
+"""The application factory: `create_app(settings)` returns a fully wired aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib.metadata import version
+
+from aiohttp import web
+
+from billing.api.auth import auth_middleware
+from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS
+from billing.api.metrics import HttpMetrics
+from billing.api.openapi import build_document
+from billing.api.problems import problem_middleware
+from billing.api.registry import add_routes
+from billing.api.routes import audit, employees, fleets, health, tariffs, vehicles
+from billing.config import Settings
+from billing.crypto import TokenCipher
+from billing.db.embedded import resolve_dsn
+from billing.db.pool import create_pool
+
+ROUTE_GROUPS = [
+    health.routes,
+    fleets.routes,
+    employees.routes,
+    vehicles.routes,
+    tariffs.routes,
+    audit.routes,
+]
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
+    yield
+    await app[POOL].close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    if settings.secret_key is None:
+        raise ValueError("BILLING_SECRET_KEY is required to serve the API")
+    metrics = HttpMetrics()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[metrics.middleware(), problem_middleware],
+    )
+    operations = add_routes(app, ROUTE_GROUPS)
+    public = frozenset(op.path for op in operations if op.public)
+    app.middlewares.append(auth_middleware(public))
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[CIPHER] = TokenCipher(settings.secret_key.get_secret_value())
+    app[OPENAPI] = build_document(operations, version=version("fleet-billing"))
+    app.cleanup_ctx.append(_database)
+    return app

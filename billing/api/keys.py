@@ -1,0 +1,19 @@
+"""Typed keys for everything the application and its requests carry."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing.api.metrics import HttpMetrics
+from billing.config import Settings
+from billing.crypto import TokenCipher
+from billing.db.pool import Pool
+from billing.domain.access import Principal
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", Pool)
+CIPHER = web.AppKey("cipher", TokenCipher)
+OPENAPI = web.AppKey("openapi", dict)
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+METRICS = web.AppKey("metrics", HttpMetrics)

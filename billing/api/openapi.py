@@ -1,0 +1,120 @@
+"""The OpenAPI 3.1 document, generated from the same declarations and models that route and
+validate requests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from billing.api.problems import Problem
+from billing.api.registry import Operation
+
+_PARAM = re.compile(r"\{(\w+)\}")
+_ERROR_TITLES = {
+    400: "Malformed request",
+    401: "Missing or invalid API key",
+    403: "The key's role may not do this",
+    404: "Not found, or outside the key's reach",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    422: "Validation failed",
+}
+
+
+def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
+        for name in _PARAM.findall(op.path)
+    ]
+    if op.query is not None:
+        schema = schemas[op.query.__name__]
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            params.append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+    return params
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    problem = {"application/problem+json": {"schema": _ref(Problem)}}
+    responses: dict[str, Any] = {}
+    if op.raw_response is not None:
+        responses[str(op.status)] = {
+            "description": op.summary,
+            "content": {op.raw_response: {"schema": {"type": "string"}}},
+        }
+    elif op.response is not None:
+        responses[str(op.status)] = {
+            "description": op.summary,
+            "content": {"application/json": {"schema": _ref(op.response)}},
+        }
+    else:
+        responses[str(op.status)] = {"description": op.summary}
+    codes = set(op.errors)
+    if op.body is not None or op.query is not None:
+        codes |= {400, 422}
+    if op.body is not None:
+        codes.add(413)
+    if not op.public:
+        codes |= {401, 404}
+    for code in sorted(codes):
+        responses[str(code)] = {"description": _ERROR_TITLES.get(code, "Error"), "content": problem}
+    return responses
+
+
+def build_document(operations: list[Operation], *, version: str) -> dict[str, Any]:
+    models: set[type[BaseModel]] = {Problem}
+    for op in operations:
+        models.update(m for m in (op.body, op.query, op.response) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    modes = [(m, "serialization" if _is_output(m, operations) else "validation") for m in ordered]
+    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    schemas: dict[str, Any] = top.get("$defs", {})
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        entry: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": _parameters(op, schemas),
+            "responses": _responses(op),
+        }
+        if op.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(op.body)}},
+            }
+        if op.public:
+            entry["security"] = []
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "fleet-billing",
+            "version": version,
+            "description": "Reimbursement of home charging for electric company cars.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"apiKey": []}],
+    }
+
+
+def _is_output(model: type[BaseModel], operations: list[Operation]) -> bool:
+    return any(op.response is model for op in operations) or model is Problem

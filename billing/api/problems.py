@@ -1,0 +1,134 @@
+"""RFC 9457 problem details: every error the API returns, and the middleware that renders them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from billing.crypto import TokenDecryptError
+from billing.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ApiError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class RequestValidationFailed(ApiError):
+    status = 422
+    title = "Validation failed"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        fields = ", ".join(error["field"] for error in errors)
+        super().__init__(f"invalid fields: {fields}", errors)
+
+    @classmethod
+    def from_pydantic(cls, exc: ValidationError, *, location: str) -> RequestValidationFailed:
+        errors = []
+        for error in exc.errors(include_url=False):
+            path = ".".join(str(part) for part in (location, *error["loc"]))
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            errors.append({"field": path, "message": message})
+        return cls(errors)
+
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (Unauthenticated, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (NotFound, 404, "Not found"),
+    (Conflict, 409, "Conflict"),
+    (InvalidData, 422, "Invalid data"),
+]
+
+
+def problem(
+    status: int, title: str, detail: str | None, errors: list[dict[str, str]] | None = None
+) -> web.Response:
+    body = Problem(
+        title=title,
+        status=status,
+        detail=detail,
+        errors=[FieldError(**e) for e in errors] if errors else None,
+    )
+    response = web.Response(
+        status=status,
+        text=body.model_dump_json(exclude_none=True),
+        content_type=PROBLEM_JSON,
+    )
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="fleet-billing"'
+    return response
+
+
+def _from_domain(exc: DomainError) -> web.Response:
+    for kind, status, title in _DOMAIN_STATUS:
+        if isinstance(exc, kind):
+            return problem(status, title, exc.message)
+    return problem(400, "Bad request", exc.message)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except ApiError as exc:
+        return problem(exc.status, exc.title, exc.detail, exc.errors)
+    except DomainError as exc:
+        return _from_domain(exc)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return problem(413, "Body too large", exc.text)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = {
+            404: f"no route for {request.path}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }.get(exc.status, exc.reason)
+        response = problem(exc.status, exc.reason, detail)
+        if exc.status == 405 and "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except TokenDecryptError:
+        log.error("token decryption failed: is BILLING_SECRET_KEY missing a rotated-out key?")
+        return problem(500, "Internal server error", "the server could not read a stored secret")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal server error", "an unexpected error occurred; it was logged")
+    return response

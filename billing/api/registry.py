@@ -1,0 +1,155 @@
+"""Routes declared once: the declaration validates the request, renders the response and
+documents both in the OpenAPI document, so the three can never drift apart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from billing.api.keys import PRINCIPAL
+from billing.api.problems import BadRequest, RequestValidationFailed
+from billing.domain.access import Principal
+
+Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+Handler = Callable[..., Awaitable[Any]]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: Method
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    public: bool = False
+    errors: tuple[int, ...] = ()
+    raw_response: str | None = None  # media type of a non-JSON response (redirect, HTML …)
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+@dataclass
+class Routes:
+    """A group of operations; `create_app` adds every group to the application."""
+
+    operations: list[Operation] = field(default_factory=list)
+
+    def route(
+        self,
+        method: Method,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: type[BaseModel] | None = None,
+        status: int = 200,
+        public: bool = False,
+        errors: tuple[int, ...] = (),
+        raw_response: str | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations.append(
+                Operation(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    tag,
+                    body,
+                    query,
+                    response,
+                    status,
+                    public,
+                    errors,
+                    raw_response,
+                )
+            )
+            return handler
+
+        return register
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]
+
+
+async def parse_body(request: web.Request, model: type[M]) -> M:
+    if not request.can_read_body:
+        raise BadRequest("the request needs a JSON body")
+    if request.content_type != "application/json":
+        raise BadRequest(f"expected Content-Type application/json, got {request.content_type}")
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationFailed.from_pydantic(exc, location="body") from None
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    data: dict[str, str] = {}
+    for key in request.query:
+        values = request.query.getall(key)
+        if len(values) > 1:
+            raise RequestValidationFailed(
+                [{"field": f"query.{key}", "message": "given more than once"}]
+            )
+        data[key] = values[0]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationFailed.from_pydantic(exc, location="query") from None
+
+
+def render(model: BaseModel | None, status: int) -> web.Response:
+    if model is None:
+        return web.Response(status=status)
+    return web.Response(
+        status=status,
+        body=model.model_dump_json(),
+        content_type="application/json",
+    )
+
+
+def bind(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler for an operation: parse, call, render."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        kwargs: dict[str, Any] = {}
+        if operation.body is not None:
+            kwargs["body"] = await parse_body(request, operation.body)
+        elif request.method in ("POST", "PATCH", "PUT") and await request.read():
+            raise BadRequest("this endpoint takes no request body")
+        if operation.query is not None:
+            kwargs["query"] = parse_query(request, operation.query)
+        result = await operation.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        return render(result, operation.status)
+
+    handle.__name__ = operation.operation_id
+    return handle
+
+
+def add_routes(app: web.Application, groups: list[Routes]) -> list[Operation]:
+    operations = [op for group in groups for op in group.operations]
+    for op in operations:
+        app.router.add_route(op.method, op.path, bind(op), name=op.operation_id)
+    return operations

@@ -1,0 +1,109 @@
+"""Liveness, readiness, metrics and the API's own description."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from billing.api.keys import METRICS, OPENAPI
+from billing.api.registry import Routes
+from billing.api.routes.common import pool
+from billing.db.migrations import head_revision
+
+routes = Routes()
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    database: str
+    schema_revision: str | None
+    expected_revision: str
+
+
+@routes.route(
+    "GET",
+    "/healthz",
+    summary="The process is alive",
+    tag="operations",
+    response=Health,
+    public=True,
+)
+async def healthz(request: web.Request) -> Health:
+    return Health(status="ok")
+
+
+@routes.route(
+    "GET",
+    "/readyz",
+    summary="The database answers and its schema is at head",
+    tag="operations",
+    response=Readiness,
+    public=True,
+    errors=(503,),
+)
+async def readyz(request: web.Request) -> web.Response | Readiness:
+    expected = head_revision()
+    try:
+        async with pool(request).acquire(timeout=5) as conn:
+            current = await conn.fetchval("SELECT version_num FROM alembic_version")
+    except Exception as exc:  # any failure to reach the database means not ready
+        body = Readiness(
+            status="unavailable",
+            database=type(exc).__name__,
+            schema_revision=None,
+            expected_revision=expected,
+        )
+        return web.json_response(body.model_dump(), status=503)
+    ready = current == expected
+    body = Readiness(
+        status="ok" if ready else "migrations pending (run `billing migrate`)",
+        database="ok",
+        schema_revision=current,
+        expected_revision=expected,
+    )
+    return body if ready else web.json_response(body.model_dump(), status=503)
+
+
+@routes.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics",
+    tag="operations",
+    public=True,
+    raw_response="text/plain",
+)
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.route(
+    "GET",
+    "/v1/openapi.json",
+    summary="This document",
+    tag="operations",
+    public=True,
+    raw_response="application/json",
+)
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+@routes.route(
+    "GET",
+    "/docs",
+    summary="API documentation page",
+    tag="operations",
+    public=True,
+    raw_response="text/html",
+)
+async def docs_page(request: web.Request) -> web.Response:
+    page = resources.files("billing.api").joinpath("docs.html").read_text()
+    return web.Response(text=page, content_type="text/html")

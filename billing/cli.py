@@ -1,0 +1,188 @@
+"""The `billing` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+import click
+
+from billing.config import ConfigError, Settings, load_settings
+from billing.crypto import new_key
+from billing.db.embedded import resolve_dsn, stop_embedded_servers
+from billing.db.migrations import upgrade_async
+from billing.db.pool import create_pool, transaction
+from billing.domain.access import ROLES, Role
+from billing.domain.errors import DomainError
+from billing.observability import configure_logging
+
+T = TypeVar("T")
+log = logging.getLogger("billing")
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_format)
+    return settings
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; stop the embedded server (if this process started it) afterwards."""
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        stop_embedded_servers()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fleet-billing")
+def main() -> None:
+    """Reimburses employees for charging their electric company cars at home."""
+
+
+@main.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision (safe to repeat)."""
+    settings = _settings()
+
+    async def run() -> None:
+        await upgrade_async(await resolve_dsn(settings))
+
+    _run(run)
+    click.echo("schema is at head")
+
+
+@main.command()
+def serve() -> None:
+    """Serve the HTTP API and web pages."""
+    settings = _settings()
+    if settings.secret_key is None:
+        raise click.ClickException(
+            "BILLING_SECRET_KEY is required (generate one with `billing secret-key`)"
+        )
+    from billing.api.app import create_app
+    from billing.runtime import serving, wait_for_stop_signal
+
+    async def run() -> None:
+        async with serving(create_app(settings), settings.host, settings.port) as url:
+            log.info("serving on %s", url)
+            await wait_for_stop_signal()
+
+    _run(run)
+
+
+@main.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for BILLING_SECRET_KEY."""
+    click.echo(new_key())
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys."""
+
+
+@apikey.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--fleet", "fleet_id", type=click.UUID, help="the fleet the key is bound to")
+@click.option("--employee", "employee_id", type=click.UUID, help="the employee it acts for")
+@click.option("--name", help="a label to recognise the key by")
+def apikey_create(
+    role: Role, fleet_id: UUID | None, employee_id: UUID | None, name: str | None
+) -> None:
+    """Create an API key and print it (it is shown only this once)."""
+    if role != "admin" and fleet_id is None:
+        raise click.UsageError(f"--fleet is required for the {role} role")
+    if role == "admin" and (fleet_id or employee_id):
+        raise click.UsageError("an admin key is not bound to a fleet or employee")
+    if role == "employee" and employee_id is None:
+        raise click.UsageError("--employee is required for the employee role")
+    settings = _settings()
+    from billing.db import apikeys
+
+    async def run() -> str:
+        pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=1)
+        try:
+            async with transaction(pool) as conn:
+                return await apikeys.create_key(
+                    conn,
+                    role=role,
+                    fleet_id=fleet_id,
+                    employee_id=employee_id,
+                    name=name,
+                )
+        finally:
+            await pool.close()
+
+    click.echo(_run(run))
+
+
+def _demo_secret(data_dir: Path) -> str:
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(new_key())
+    return path.read_text().strip()
+
+
+@main.command()
+def demo() -> None:
+    """The whole product in one process on embedded defaults."""
+    try:
+        env_settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    secret = (
+        env_settings.secret_key.get_secret_value()
+        if env_settings.secret_key
+        else _demo_secret(env_settings.data_dir)
+    )
+    settings = _settings(secret_key=secret)
+    from billing.api.app import create_app
+    from billing.demo import seed
+    from billing.runtime import serving, wait_for_stop_signal
+
+    async def run() -> None:
+        click.echo("starting the database …", err=True)
+        dsn = await resolve_dsn(settings)
+        await upgrade_async(dsn)
+        pool = await create_pool(dsn, max_size=2)
+        try:
+            keys = await seed(pool, settings.data_dir / "demo-keys.json")
+        finally:
+            await pool.close()
+        async with serving(create_app(settings), settings.host, settings.port) as url:
+            click.echo(f"\nfleet-billing demo is running at {url}")
+            click.echo(f"  API docs:  {url}/docs")
+            click.echo(f"  data in:   {settings.data_dir}")
+            click.echo("\nAPI keys (send as 'Authorization: Bearer <key>'):")
+            for role, key in keys.keys.items():
+                click.echo(f"  {role:<9} {key}")
+            click.echo(
+                f"\ntry: curl -H 'Authorization: Bearer {keys.keys['manager']}' "
+                f"{url}/v1/employees\nCtrl-C stops everything."
+            )
+            sys.stdout.flush()
+            await wait_for_stop_signal()
+        click.echo("stopped.", err=True)
+
+    _run(run)
+
+
+if __name__ == "__main__":
+    main()

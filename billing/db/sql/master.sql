@@ -1,0 +1,53 @@
+-- name: insert_fleet
+INSERT INTO fleets (name, currency, timezone) VALUES ($1, $2, $3) RETURNING *;
+
+-- name: get_fleet
+SELECT * FROM fleets WHERE id = $1;
+
+-- name: list_fleets
+SELECT * FROM fleets
+WHERE ($1::uuid IS NULL OR id = $1)
+  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid))
+ORDER BY created_at, id
+LIMIT $4;
+
+-- name: insert_employee
+INSERT INTO employees (fleet_id, external_ref, name, email, timezone, monthly_cap)
+VALUES ($1, $2, $3, $4, $5, $6) RETURNING *;
+
+-- name: get_employee
+SELECT * FROM employees WHERE id = $1;
+
+-- name: get_employee_for_update
+SELECT * FROM employees WHERE id = $1 FOR UPDATE;
+
+-- name: update_employee
+UPDATE employees SET
+    external_ref = $2, name = $3, email = $4, timezone = $5, monthly_cap = $6, active = $7,
+    updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: list_employees
+SELECT * FROM employees
+WHERE ($1::uuid IS NULL OR fleet_id = $1)
+  AND ($2::uuid IS NULL OR id = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))
+ORDER BY created_at, id
+LIMIT $5;
+
+-- name: insert_tariff
+INSERT INTO tariffs (fleet_id, employee_id, price_per_kwh, currency, valid_from, valid_to, source)
+VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *;
+
+-- name: get_tariff
+SELECT * FROM tariffs WHERE id = $1;
+
+-- name: list_tariffs
+SELECT * FROM tariffs
+WHERE ($1::uuid IS NULL OR fleet_id = $1)
+  AND ($2::uuid IS NULL OR employee_id = $2 OR ($3::boolean AND employee_id IS NULL))
+  AND ($4::date IS NULL OR daterange(valid_from, valid_to, '[)') @> $4)
+  AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
+ORDER BY created_at, id
+LIMIT $7;

@@ -1,0 +1,65 @@
+"""Who may see and change what: the four roles and fleet scoping, as plain rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, assert_never
+from uuid import UUID
+
+from billing.domain.errors import Forbidden, NotFound
+
+Role = Literal["admin", "manager", "hr", "employee"]
+ROLES: tuple[Role, ...] = ("admin", "manager", "hr", "employee")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller, as established by its API key."""
+
+    key_id: UUID
+    prefix: str
+    role: Role
+    fleet_id: UUID | None
+    employee_id: UUID | None
+
+    @property
+    def actor(self) -> str:
+        return f"api_key:{self.prefix}"
+
+    def sees(self, fleet_id: UUID, employee_id: UUID | None = None) -> bool:
+        """Whether an object of `fleet_id` (owned by `employee_id`, if any) is visible."""
+        match self.role:
+            case "admin":
+                return True
+            case "manager" | "hr":
+                return fleet_id == self.fleet_id
+            case "employee":
+                return fleet_id == self.fleet_id and employee_id in (None, self.employee_id)
+            case _:
+                assert_never(self.role)
+
+    def check_sees(self, fleet_id: UUID, employee_id: UUID | None = None) -> None:
+        """404, never 403, for objects outside the key's reach: existence is not revealed."""
+        if not self.sees(fleet_id, employee_id):
+            raise NotFound()
+
+    def check_manages(self, fleet_id: UUID, employee_id: UUID | None = None) -> None:
+        """Master data, tariffs and approvals: admins anywhere, managers in their fleet."""
+        self.check_sees(fleet_id, employee_id)
+        if self.role not in ("admin", "manager"):
+            raise Forbidden(f"the {self.role} role may not change this")
+
+    def scope_fleet(self, requested: UUID | None) -> UUID | None:
+        """The fleet a list is limited to: the key's own, or for admins the requested one."""
+        if self.role == "admin":
+            return requested
+        if requested is not None and requested != self.fleet_id:
+            raise NotFound("no such fleet")
+        return self.fleet_id
+
+    def scope_employee(self, requested: UUID | None) -> UUID | None:
+        if self.role != "employee":
+            return requested
+        if requested is not None and requested != self.employee_id:
+            raise NotFound("no such employee")
+        return self.employee_id

@@ -1,0 +1,38 @@
+"""Domain errors. The docstring is the default message, so most errors are two lines."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Something went wrong."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class NotFound(DomainError):
+    """No such object."""
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state."""
+
+
+class StaleVersion(Conflict):
+    """The object was changed by someone else; reload it and try again."""
+
+
+class InvalidData(DomainError):
+    """The data breaks a rule."""
+
+
+class Forbidden(DomainError):
+    """This key may not do that."""
+
+
+class Unauthenticated(DomainError):
+    """A valid API key is required: send `Authorization: Bearer <key>`."""
