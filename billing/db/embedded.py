@@ -42,9 +42,13 @@ class EmbeddedServer:
 _servers: dict[Path, EmbeddedServer] = {}
 
 
+def _absolute(path: Path) -> Path:
+    return path.expanduser().absolute()
+
+
 async def embedded_server(data_dir: Path) -> EmbeddedServer:
     """The process's handle on the embedded server for `data_dir` (started if needed)."""
-    key = data_dir.expanduser().absolute()
+    key = _absolute(data_dir)
     if key not in _servers:
         log.info("starting embedded PostgreSQL in %s", key / "postgres")
         server = await asyncio.to_thread(EmbeddedServer, key)
