@@ -1,0 +1,421 @@
+"""Smartcar failures as typed values: what went wrong upstream and what the caller should do."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import MappingProxyType
+from typing import Any, Final, Literal, assert_never
+
+Advice = Literal[
+    "refresh_token",
+    "retry_later",
+    "vehicle_throttled",
+    "app_throttled",
+    "needs_reauth",
+    "owner_action",
+    "not_capable",
+    "plan_limit",
+    "our_bug",
+    "bad_payload",
+]
+Outcome = Literal["retry_later", "needs_reauth", "not_capable", "failed"]
+
+KNOWN_TYPES: Final = frozenset(
+    {
+        "AUTHENTICATION",
+        "PERMISSION",
+        "VALIDATION",
+        "RESOURCE_NOT_FOUND",
+        "CONNECTED_SERVICES_ACCOUNT",
+        "VEHICLE_STATE",
+        "RATE_LIMIT",
+        "BILLING",
+        "COMPATIBILITY",
+        "UPSTREAM",
+        "SERVER",
+        # Ours: failures that never reached Smartcar or that Smartcar answered unreadably.
+        "NETWORK",
+        "TIMEOUT",
+        "INVALID_PAYLOAD",
+        "OAUTH",
+    }
+)
+
+MAX_RETRY_AFTER_S: Final = 24 * 3600.0
+UPSTREAM_RATE_LIMIT_DELAY_S: Final = 4 * 3600.0
+VEHICLE_STATE_DELAY_S: Final = 15 * 60.0
+TRANSIENT_DELAY_S: Final = 5 * 60.0
+# A field report saw the per-vehicle throttle lift after 120 s.
+VEHICLE_THROTTLE_DELAY_S: Final = 120.0
+# The application bucket refills one request every 30 s by default; two of those.
+APP_THROTTLE_DELAY_S: Final = 60.0
+
+# Below this a number is a delay; 1e9 s after the epoch is September 2001.
+_EPOCH_S_FLOOR: Final = 1e9
+# As seconds this would be the year 5138, so it can only be milliseconds.
+_EPOCH_MS_FLOOR: Final = 1e11
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_MAX_DESCRIPTION = 1000
+_OAUTH_CLIENT_ERRORS: Final = frozenset(
+    {"invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
+)
+_OAUTH_TRANSIENT: Final = frozenset({"server_error", "temporarily_unavailable"})
+# Pre-v2 error names that do not reduce to a v2 type by dropping "_error".
+_LEGACY_ALIASES: Final = MappingProxyType(
+    {"MONTHLY_LIMIT_EXCEEDED": "BILLING", "NOT_CAPABLE": "COMPATIBILITY"}
+)
+_FIELDS: Final = ("type", "code", "status", "request_id", "description", "retry_after_s", "advice")
+
+
+def classify(type_: str, code: str | None, status: int | None) -> Advice:
+    """What to do about an error, from its type and code; unknown types fall back on status."""
+    match type_:
+        case "NETWORK" | "TIMEOUT" | "VEHICLE_STATE" | "UPSTREAM" | "SERVER":
+            return "retry_later"
+        case "INVALID_PAYLOAD":
+            return "bad_payload"
+        case "AUTHENTICATION":
+            return "refresh_token"
+        case "PERMISSION":
+            return "needs_reauth"
+        case "VALIDATION" | "RESOURCE_NOT_FOUND":
+            return "our_bug"
+        case "CONNECTED_SERVICES_ACCOUNT":
+            return "owner_action"
+        case "RATE_LIMIT":
+            # An unknown throttle code is treated as global: wasting the shared budget is worse.
+            return "vehicle_throttled" if code == "VEHICLE" else "app_throttled"
+        case "BILLING":
+            return "plan_limit"
+        case "COMPATIBILITY":
+            return "needs_reauth" if code == "PLATFORM_NOT_CAPABLE" else "not_capable"
+        case "OAUTH":
+            if (status is not None and status >= 500) or code in _OAUTH_TRANSIENT:
+                return "retry_later"
+            # The exact `error` of a rejected refresh is unconfirmed, so anything that is
+            # not plainly about our client registration means the grant is dead.
+            return "our_bug" if code in _OAUTH_CLIENT_ERRORS else "needs_reauth"
+    return _classify_status(status)
+
+
+def _classify_status(status: int | None) -> Advice:
+    if status == 401:
+        return "refresh_token"
+    if status == 403:
+        return "needs_reauth"
+    if status in (408, 409, 425):
+        return "retry_later"
+    if status == 429:
+        return "app_throttled"
+    if status == 430:
+        return "plan_limit"
+    if status is not None and status >= 500:
+        return "retry_later"
+    return "our_bug"
+
+
+def outcome_for(advice: Advice) -> Outcome:
+    """The `billing sync` outcome for a vehicle whose sync ended with this advice."""
+    match advice:
+        case "retry_later" | "vehicle_throttled" | "app_throttled" | "refresh_token":
+            return "retry_later"
+        case "needs_reauth" | "owner_action":
+            return "needs_reauth"
+        case "not_capable":
+            return "not_capable"
+        case "plan_limit" | "our_bug" | "bad_payload":
+            return "failed"
+        case _:
+            assert_never(advice)
+
+
+class SmartcarError(Exception):
+    """A Smartcar call failed. Read-only once built; `advice` says what the caller should do."""
+
+    type: str
+    code: str | None
+    status: int | None
+    request_id: str | None
+    description: str
+    retry_after_s: float | None
+    advice: Advice
+
+    def __init__(
+        self,
+        *,
+        type: str,
+        description: str,
+        code: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after_s: float | None = None,
+        advice: Advice | None = None,
+    ) -> None:
+        label = f"{type}:{code}" if code else type
+        parts = (
+            f"HTTP {status}" if status is not None else "",
+            f"request {request_id}" if request_id else "",
+        )
+        where = ", ".join(part for part in parts if part)
+        prefix = f"{label} ({where})" if where else label
+        super().__init__(f"{prefix}: {description}")
+        # Written around __setattr__, which keeps the fields read-only afterwards.
+        self.__dict__.update(
+            type=type,
+            code=code,
+            status=status,
+            request_id=request_id,
+            description=description,
+            retry_after_s=retry_after_s,
+            advice=advice if advice is not None else classify(type, code, status),
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _FIELDS:
+            raise AttributeError(f"SmartcarError.{name} is read-only")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in _FIELDS:
+            raise AttributeError(f"SmartcarError.{name} is read-only")
+        super().__delattr__(name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (self._fields(),))
+
+    def __repr__(self) -> str:
+        return f"SmartcarError({', '.join(f'{k}={v!r}' for k, v in self._fields().items())})"
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_for(self.advice)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when the request may have reached Smartcar but its answer was lost.
+
+        A refresh that ends like this may already have rotated the refresh token: retry it
+        with the same old refresh token within the grace window.
+        """
+        return self.type == "TIMEOUT" or (self.type == "NETWORK" and self.code != "CONNECT")
+
+    @property
+    def suggested_delay_s(self) -> float | None:
+        """How long to wait before trying again, or None when waiting will not help."""
+        match self.advice:
+            case "retry_later":
+                if self.type == "UPSTREAM" and self.code == "RATE_LIMIT":
+                    return max(UPSTREAM_RATE_LIMIT_DELAY_S, self.retry_after_s or 0.0)
+                base = VEHICLE_STATE_DELAY_S if self.type == "VEHICLE_STATE" else TRANSIENT_DELAY_S
+            case "vehicle_throttled":
+                base = VEHICLE_THROTTLE_DELAY_S
+            case "app_throttled":
+                base = APP_THROTTLE_DELAY_S
+            case _:
+                return None
+        return self.retry_after_s or base
+
+    def with_advice(self, advice: Advice) -> SmartcarError:
+        return SmartcarError(**{**self._fields(), "advice": advice})
+
+    def escalate(self) -> SmartcarError:
+        """The same error seen again after a refresh: the connection itself is broken."""
+        return self.with_advice("needs_reauth") if self.advice == "refresh_token" else self
+
+    def to_json(self) -> dict[str, Any]:
+        """The error as stored in `last_error` and printed by `billing sync --json`."""
+        return {
+            "type": self.type,
+            "code": self.code,
+            "status": self.status,
+            "request_id": self.request_id,
+            "retry_after_s": self.retry_after_s,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any] | str, *, advice: Advice | None = None
+    ) -> SmartcarError:
+        """Rebuild an error from `to_json()` or its JSON text; advice is derived unless given."""
+        if isinstance(data, str):
+            data = json.loads(data)
+        if not isinstance(data, Mapping):
+            raise ValueError("a stored Smartcar error must be a JSON object")
+        type_ = data.get("type")
+        if not isinstance(type_, str) or not type_:
+            raise ValueError("a stored Smartcar error needs a non-empty string `type`")
+        status = data.get("status")
+        retry_after = data.get("retry_after_s")
+        return cls(
+            type=type_,
+            code=_text(data.get("code")),
+            status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+            request_id=_text(data.get("request_id")),
+            description=_text(data.get("description")) or "",
+            retry_after_s=float(retry_after)
+            if isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
+            else None,
+            advice=advice,
+        )
+
+    @classmethod
+    def bad_payload(
+        cls, description: str, *, status: int | None, request_id: str | None
+    ) -> SmartcarError:
+        return cls(
+            type="INVALID_PAYLOAD", description=description, status=status, request_id=request_id
+        )
+
+
+def _restore(fields: dict[str, Any]) -> SmartcarError:
+    return SmartcarError(**fields)
+
+
+def get_header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value, case-insensitively, with blank values treated as absent."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from `now`, clamped to [0, 24 h]; None when absent or unreadable.
+
+    Accepts a delay in seconds, an HTTP-date, or an absolute UNIX time in milliseconds (as
+    Smartcar's SDK tests send) or in seconds.
+    """
+    if value is None or not (text := value.strip()):
+        return None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    if _NUMBER.fullmatch(text):
+        number = float(text)
+        if number >= _EPOCH_MS_FLOOR:
+            seconds = number / 1000 - now.timestamp()
+        elif number >= _EPOCH_S_FLOOR:
+            seconds = number - now.timestamp()
+        else:
+            seconds = number
+    else:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
+) -> SmartcarError:
+    """Turn a non-2xx response into a SmartcarError, whatever shape its body has."""
+    fields = _body_fields(status, body)
+    type_ = fields.get("type") or "UNKNOWN"
+    return SmartcarError(
+        type=type_,
+        code=fields.get("code"),
+        status=status,
+        request_id=fields.get("request_id") or get_header(headers, "SC-Request-Id"),
+        description=(fields.get("description") or f"HTTP {status}")[:_MAX_DESCRIPTION],
+        retry_after_s=parse_retry_after(get_header(headers, "Retry-After"), now),
+    )
+
+
+def _body_fields(status: int, body: bytes) -> dict[str, str | None]:
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return {"description": f"HTTP {status} with an empty body"}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"description": f"HTTP {status} with a non-JSON body: {_page_summary(text)}"}
+    if not isinstance(data, dict):
+        return {"description": f"HTTP {status} with a JSON {_json_kind(data)} body"}
+    errors = data.get("errors")
+    if isinstance(errors, list):
+        first = errors[0] if errors else None
+        if isinstance(first, dict):
+            return _v2_fields(first)
+        return {"description": f"HTTP {status} with an empty `errors` list"}
+    error = data.get("error")
+    if isinstance(error, dict):
+        return _v2_fields(error)
+    if isinstance(error, str) and "type" not in data:
+        return _legacy_or_oauth_fields(error, data)
+    return _v2_fields(data)
+
+
+def _v2_fields(data: Mapping[str, Any]) -> dict[str, str | None]:
+    raw_type = _text(data.get("type"))
+    description = (
+        _text(data.get("description"))
+        or _text(data.get("message"))
+        or (data.get("detail") if isinstance(data.get("detail"), str) else None)
+        or _text(data.get("title"))
+    )
+    detail = data.get("detail")
+    if isinstance(detail, list | dict) and detail:
+        extra = f"detail: {json.dumps(detail, separators=(',', ':'), default=str)}"
+        description = f"{description}; {extra}" if description else extra
+    return {
+        "type": raw_type.upper() if raw_type else None,
+        "code": _text(data.get("code")),
+        "description": description,
+        "request_id": _text(data.get("requestId")),
+    }
+
+
+def _legacy_or_oauth_fields(error: str, data: Mapping[str, Any]) -> dict[str, str | None]:
+    name = error.strip().upper().removesuffix("_ERROR")
+    name = _LEGACY_ALIASES.get(name, name)
+    if "message" in data or name in KNOWN_TYPES:
+        return {
+            "type": name,
+            "code": _text(data.get("code")),
+            "description": _text(data.get("message")) or error,
+            "request_id": _text(data.get("requestId")),
+        }
+    return {
+        "type": "OAUTH",
+        "code": error.strip() or None,
+        "description": _text(data.get("error_description")) or error,
+    }
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "boolean" if isinstance(value, bool) else "number"
+
+
+def _page_summary(text: str) -> str:
+    title = _TITLE.search(text)
+    summary = title.group(1) if title else _TAG.sub(" ", text)
+    return " ".join(summary.split())[:200] or "(no text)"
