@@ -130,6 +130,85 @@ def apikey_create(
     click.echo(_run(run))
 
 
+@main.command()
+@click.option(
+    "--vehicle",
+    "vehicles",
+    type=click.UUID,
+    multiple=True,
+    help="a vehicle's id in this service (repeatable)",
+)
+@click.option("--all", "all_due", is_flag=True, help="every due vehicle")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per vehicle")
+def sync(vehicles: tuple[UUID, ...], all_due: bool, as_json: bool) -> None:
+    """Read vehicles now, under the shared budget and leases."""
+    if bool(vehicles) == all_due:
+        raise click.UsageError("give --vehicle ID (repeatable) or --all")
+    settings = _settings()
+    if settings.secret_key is None:
+        raise click.ClickException(
+            "BILLING_SECRET_KEY is required to read Smartcar tokens (the one the API uses)"
+        )
+    from billing.sync.progress import run_sync_command
+
+    ok = _run(lambda: run_sync_command(settings, list(vehicles) or None, as_json=as_json))
+    sys.exit(0 if ok else 3)
+
+
+@main.command()
+def worker() -> None:
+    """Scheduled work: syncing vehicles and token upkeep, until SIGINT/SIGTERM."""
+    settings = _settings()
+    if settings.secret_key is None:
+        raise click.ClickException("BILLING_SECRET_KEY is required to read Smartcar tokens")
+    from billing.runtime import wait_for_stop_signal
+    from billing.sync.runner import sync_context
+    from billing.sync.worker import Worker
+
+    async def run() -> None:
+        pool = await create_pool(await resolve_dsn(settings), max_size=4)
+        try:
+            async with sync_context(settings, pool) as ctx:
+                worker = Worker(ctx)
+                task = asyncio.create_task(worker.run())
+                await wait_for_stop_signal()
+                worker.stop.set()
+                await task
+        finally:
+            await pool.close()
+
+    _run(run)
+
+
+@main.command("smartcar-sim")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--vehicles", default=10, show_default=True, type=click.IntRange(0, 1_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0, 600_000))
+@click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+def smartcar_sim(
+    host: str, port: int, vehicles: int, seed: int, latency_ms: float, fault_rate: float
+) -> None:
+    """Run the Smartcar simulator (Connect, tokens, vehicles, charge records)."""
+    configure_logging(load_settings().log_format)
+    from billing.runtime import wait_for_stop_signal
+    from billing.smartcar.sim import SimulatorOptions, run_simulator
+
+    options = SimulatorOptions(
+        vehicles=vehicles, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate
+    )
+
+    async def run() -> None:
+        async with run_simulator(options, host=host, port=port) as sim:
+            click.echo(f"Smartcar simulator on {sim.url} ({vehicles} vehicles, seed {seed})")
+            click.echo(f"  pre-issued tokens: {sim.url}/sim/users   counters: {sim.url}/sim/stats")
+            sys.stdout.flush()
+            await wait_for_stop_signal()
+
+    _run(run)
+
+
 def _demo_secret(data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if not path.exists():

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
+import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -54,3 +57,39 @@ class TokenCipher:
     def rotate(self, ciphertext: bytes) -> bytes:
         """Re-encrypt with the current first key."""
         return self._fernet.rotate(ciphertext)
+
+
+class BadState(Exception):
+    """The Connect `state` was not issued by this service, was altered, or has expired."""
+
+
+def _state_keys(raw_keys: str) -> list[bytes]:
+    # A key of its own for signing, derived from each encryption key (rotation applies too).
+    return [
+        hmac.new(key.encode(), b"fleet-billing connect state", hashlib.sha256).digest()
+        for key in (part.strip() for part in raw_keys.split(",") if part.strip())
+    ]
+
+
+def sign_state(raw_keys: str, payload: dict[str, str | int]) -> str:
+    body = base64.urlsafe_b64encode(json.dumps(payload, sort_keys=True).encode()).rstrip(b"=")
+    mac = hmac.new(_state_keys(raw_keys)[0], body, hashlib.sha256).digest()
+    return f"{body.decode()}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def verify_state(raw_keys: str, state: str, now: int) -> dict[str, str | int]:
+    """The signed payload, if the signature holds and `exp` (epoch seconds) is after `now`."""
+    body, _, mac = state.partition(".")
+    try:
+        given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
+    except (ValueError, binascii.Error):
+        raise BadState("the state is malformed") from None
+    if not any(
+        hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).digest(), given)
+        for key in _state_keys(raw_keys)
+    ):
+        raise BadState("the state was not issued by this service")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    if not isinstance(payload, dict) or int(payload.get("exp", 0)) < now:
+        raise BadState("the state has expired; start connecting again")
+    return payload

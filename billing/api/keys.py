@@ -9,11 +9,13 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.pool import Pool
 from billing.domain.access import Principal
+from billing.smartcar.client import SmartcarClient
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", Pool)
 CIPHER = web.AppKey("cipher", TokenCipher)
 OPENAPI = web.AppKey("openapi", dict)
+SMARTCAR = web.AppKey("smartcar", SmartcarClient)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 METRICS = web.AppKey("metrics", HttpMetrics)

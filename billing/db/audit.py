@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -14,8 +15,15 @@ from billing.domain.models import AuditEvent, Entity
 _q = queries("audit")
 
 
-def snapshot(model: BaseModel | None) -> dict[str, Any] | None:
-    return None if model is None else model.model_dump(mode="json")
+Snapshot = BaseModel | Mapping[str, Any] | None
+
+
+def snapshot(value: Snapshot) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return dict(value)
 
 
 async def record(
@@ -26,8 +34,8 @@ async def record(
     entity: Entity,
     entity_id: UUID,
     action: str,
-    before: BaseModel | None = None,
-    after: BaseModel | None = None,
+    before: Snapshot = None,
+    after: Snapshot = None,
 ) -> None:
     """Append an event; call it inside the transaction that makes the change."""
     await conn.execute(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeAlias
+from uuid import UUID
 
 import asyncpg
 
@@ -24,9 +26,11 @@ else:  # asyncpg's classes are generic only in its stubs
 
 def _json_default(value: object) -> str:
     # Money and energy stay exact in jsonb: Decimals are written as strings.
-    if isinstance(value, Decimal):
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID | bytes):
         return str(value)
-    return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def dumps(value: Any) -> str:

@@ -7,7 +7,7 @@ from aiohttp import web
 from billing.api.queries import TariffQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
-from billing.db import audit, master
+from billing.db import audit, ledger, master
 from billing.db.pages import decode_cursor, next_cursor
 from billing.db.pool import transaction
 from billing.domain.models import Tariff, TariffCreate, TariffPage
@@ -42,6 +42,15 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
             entity_id=tariff.id,
             action="create",
             after=tariff,
+        )
+        # Days that had home energy but no tariff are priced now, without waiting for a sync.
+        await ledger.price_unpriced(
+            conn,
+            fleet_id=tariff.fleet_id,
+            employee_id=tariff.employee_id,
+            valid_from=tariff.valid_from,
+            valid_to=tariff.valid_to,
+            actor=who.actor,
         )
     return tariff
 

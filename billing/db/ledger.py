@@ -1,0 +1,240 @@
+"""Line items from charge records: applies the pure ledger's plans inside the caller's
+transaction, with an audit event for every line created or changed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, assert_never
+from uuid import UUID
+
+import asyncpg
+
+from billing.db import audit
+from billing.db.pool import Connection
+from billing.db.queries import queries
+from billing.domain.errors import StaleVersion
+from billing.domain.ledger import (
+    Action,
+    CreateAdjustment,
+    CreateCharge,
+    LineState,
+    RecordLedger,
+    UpdatePending,
+    plan_repricing,
+)
+from billing.domain.pricing import Priced, TariffRange, Unpriced, billing_period
+
+_q = queries("ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerResult:
+    lines_changed: int
+    unpriced: int
+
+
+def _line_state(row: asyncpg.Record) -> LineState:
+    return LineState(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        kwh=row["kwh"],
+        unit_price=row["unit_price"],
+        amount=row["amount"],
+        currency=row["currency"].strip(),
+        tariff_id=row["tariff_id"],
+        version=row["version"],
+        adjusts_id=row["adjusts_id"],
+    )
+
+
+def _tariff(row: asyncpg.Record) -> TariffRange:
+    return TariffRange(
+        id=row["id"],
+        employee_id=row["employee_id"],
+        price_per_kwh=row["price_per_kwh"],
+        currency=row["currency"].strip(),
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        source=row["source"],
+    )
+
+
+def _evidence(
+    target: Priced | None, record: asyncpg.Record, tariffs: dict[UUID, TariffRange], tariff_id: UUID
+) -> dict[str, Any]:
+    tariff = tariffs.get(tariff_id)
+    evidence: dict[str, Any] = {
+        "record": {
+            "id": str(record["id"]),
+            "revision": record["revision"],
+            "request_id": record["request_id"],
+            "source": record["source"],
+            "fetched_at": record["fetched_at"].isoformat(),
+        },
+    }
+    if tariff is not None:
+        evidence["tariff"] = {
+            "id": str(tariff.id),
+            "price_per_kwh": str(tariff.price_per_kwh),
+            "currency": tariff.currency,
+            "valid_from": tariff.valid_from.isoformat(),
+            "valid_to": tariff.valid_to.isoformat() if tariff.valid_to else None,
+            "scope": "employee" if tariff.employee_id else "fleet",
+            "source": tariff.source,
+        }
+    if target is not None:
+        evidence["arithmetic"] = {
+            "kwh": str(target.kwh),
+            "unit_price": str(target.unit_price),
+            "unrounded": str(target.unrounded),
+            "rounded": str(target.full_amount),
+            "rounding": "half-up to the currency's minor unit",
+            "currency": target.currency,
+        }
+        if target.cap is not None:
+            evidence["cap"] = {"monthly_cap": str(target.cap), "cut": str(target.cap_cut)}
+    return evidence
+
+
+async def reconcile_records(
+    conn: Connection, record_ids: Sequence[UUID], *, actor: str
+) -> LedgerResult:
+    """Bring the lines of these records in line with their current figures and tariffs."""
+    if not record_ids:
+        return LedgerResult(0, 0)
+    rows = await conn.fetch(_q.records_for_pricing, list(record_ids))
+    by_employee: defaultdict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:
+        by_employee[row["employee_id"]].append(row)
+    changed = unpriced = 0
+    for employee_id in sorted(by_employee):
+        result = await _reconcile_employee(conn, employee_id, by_employee[employee_id], actor)
+        changed += result.lines_changed
+        unpriced += result.unpriced
+    return LedgerResult(changed, unpriced)
+
+
+async def _reconcile_employee(
+    conn: Connection, employee_id: UUID, records: list[asyncpg.Record], actor: str
+) -> LedgerResult:
+    cap = await conn.fetchval(_q.employee_cap, employee_id)
+    if cap is not None:
+        # A cap couples every day of a period: re-plan the whole periods concerned.
+        periods = sorted({billing_period(r["charge_date"]) for r in records})
+        records = list(await conn.fetch(_q.employee_records_in_periods, employee_id, periods))
+    tariffs = {t.id: t for t in map(_tariff, await conn.fetch(_q.employee_tariffs, employee_id))}
+    line_rows = await conn.fetch(_q.lock_lines, [r["id"] for r in records])
+    lines: defaultdict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for line in line_rows:
+        lines[line["charge_record_id"]].append(line)
+    ledgers = [
+        RecordLedger(
+            r["id"], r["charge_date"], r["home_kwh"], tuple(_line_state(x) for x in lines[r["id"]])
+        )
+        for r in records
+    ]
+    plans = plan_repricing(ledgers, list(tariffs.values()), monthly_cap=cap)
+    by_id = {r["id"]: r for r in records}
+    line_by_id = {line["id"]: line for line in line_rows}
+    changed = 0
+    for plan in plans:
+        for action in plan.actions:
+            await _apply(conn, action, by_id[plan.record_id], line_by_id, tariffs, actor)
+            changed += 1
+    return LedgerResult(changed, sum(isinstance(p.target, Unpriced) for p in plans))
+
+
+async def _apply(
+    conn: Connection,
+    action: Action,
+    record: asyncpg.Record,
+    lines: dict[UUID, asyncpg.Record],
+    tariffs: dict[UUID, TariffRange],
+    actor: str,
+) -> None:
+    common = (
+        record["fleet_id"],
+        record["employee_id"],
+        record["vehicle_id"],
+        record["id"],
+        record["charge_date"],
+        billing_period(record["charge_date"]),
+    )
+    match action:
+        case CreateCharge(priced=p):
+            row = await conn.fetchrow(
+                _q.insert_line,
+                *common,
+                "charge",
+                None,
+                p.kwh,
+                p.unit_price,
+                p.currency,
+                p.amount,
+                p.tariff_id,
+                _evidence(p, record, tariffs, p.tariff_id),
+            )
+            before, verb = None, "create"
+        case UpdatePending() as u:
+            row = await conn.fetchrow(
+                _q.update_pending_line,
+                u.line_id,
+                u.expected_version,
+                u.kwh,
+                u.unit_price,
+                u.amount,
+                u.currency,
+                u.tariff_id,
+                _evidence(u.target, record, tariffs, u.tariff_id),
+            )
+            if row is None:
+                raise StaleVersion(f"line item {u.line_id} changed while it was being re-priced")
+            before, verb = dict(lines[u.line_id]), "restate"
+        case CreateAdjustment() as a:
+            row = await conn.fetchrow(
+                _q.insert_line,
+                *common,
+                "adjustment",
+                a.adjusts_id,
+                a.kwh_delta,
+                a.unit_price,
+                a.currency,
+                a.amount_delta,
+                a.tariff_id,
+                _evidence(a.target, record, tariffs, a.tariff_id),
+            )
+            before, verb = None, "adjust"
+        case _:
+            assert_never(action)
+    assert row is not None
+    await audit.record(
+        conn,
+        actor=actor,
+        fleet_id=record["fleet_id"],
+        entity="line_item",
+        entity_id=row["id"],
+        action=verb,
+        before=before,
+        after=dict(row),
+    )
+
+
+async def price_unpriced(
+    conn: Connection,
+    *,
+    fleet_id: UUID,
+    employee_id: UUID | None,
+    valid_from: date,
+    valid_to: date | None,
+    actor: str,
+) -> LedgerResult:
+    """Price the days a new tariff covers that had home kWh but no line yet."""
+    ids = [
+        r["id"]
+        for r in await conn.fetch(_q.unpriced_records, fleet_id, employee_id, valid_from, valid_to)
+    ]
+    return await reconcile_records(conn, ids, actor=actor)

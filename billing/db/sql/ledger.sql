@@ -1,0 +1,47 @@
+-- name: records_for_pricing
+SELECT r.id, r.vehicle_id, r.employee_id, e.fleet_id, r.charge_date, r.home_kwh, r.revision,
+       r.request_id, r.fetched_at, r.source
+FROM charge_records r JOIN employees e ON e.id = r.employee_id
+WHERE r.id = ANY($1::uuid[]);
+
+-- name: employee_records_in_periods
+SELECT r.id, r.vehicle_id, r.employee_id, e.fleet_id, r.charge_date, r.home_kwh, r.revision,
+       r.request_id, r.fetched_at, r.source
+FROM charge_records r JOIN employees e ON e.id = r.employee_id
+WHERE r.employee_id = $1 AND to_char(r.charge_date, 'YYYY-MM') = ANY($2::text[]);
+
+-- name: employee_tariffs
+SELECT t.* FROM tariffs t JOIN employees e ON e.fleet_id = t.fleet_id
+WHERE e.id = $1 AND (t.employee_id IS NULL OR t.employee_id = e.id);
+
+-- name: employee_cap
+SELECT monthly_cap FROM employees WHERE id = $1;
+
+-- name: lock_lines
+SELECT * FROM line_items WHERE charge_record_id = ANY($1::uuid[])
+ORDER BY created_at, id
+FOR UPDATE;
+
+-- name: insert_line
+INSERT INTO line_items
+    (fleet_id, employee_id, vehicle_id, charge_record_id, charge_date, period, kind, adjusts_id,
+     kwh, unit_price, currency, amount, tariff_id, evidence)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+RETURNING *;
+
+-- name: update_pending_line
+UPDATE line_items
+SET kwh = $3, unit_price = $4, amount = $5, currency = $6, tariff_id = $7, evidence = $8,
+    version = version + 1, updated_at = now()
+WHERE id = $1 AND version = $2 AND status = 'pending'
+RETURNING *;
+
+-- name: unpriced_records
+-- Days with home energy and no line, in a tariff's scope and range: a new tariff prices them.
+SELECT r.id FROM charge_records r JOIN employees e ON e.id = r.employee_id
+WHERE e.fleet_id = $1
+  AND ($2::uuid IS NULL OR r.employee_id = $2)
+  AND r.home_kwh > 0
+  AND r.charge_date >= $3 AND ($4::date IS NULL OR r.charge_date < $4)
+  AND NOT EXISTS (SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id)
+ORDER BY r.employee_id, r.charge_date;

@@ -1,0 +1,81 @@
+-- name: vehicle_for_sync
+SELECT v.id, v.fleet_id, v.employee_id, v.connection_id, v.smartcar_vehicle_id, v.make,
+       v.sync_state, v.synced_through, v.access_granted_on, v.last_success_at, v.next_sync_at,
+       v.not_before, v.consecutive_failures, v.created_at, v.lease_until, v.last_error,
+       coalesce(e.timezone, f.timezone) AS timezone
+FROM vehicles v
+JOIN employees e ON e.id = v.employee_id
+JOIN fleets f ON f.id = v.fleet_id
+WHERE v.id = $1;
+
+-- name: record_success
+UPDATE vehicles
+SET sync_state = 'ok', synced_through = greatest(synced_through, $2), last_attempt_at = $3,
+    last_success_at = $3, consecutive_failures = 0, last_error = NULL, not_before = NULL,
+    next_sync_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = now()
+WHERE id = $1;
+
+-- name: record_failure
+UPDATE vehicles
+SET sync_state = $2, last_attempt_at = $3, last_error = $4, not_before = $5,
+    next_sync_at = coalesce($5, next_sync_at),
+    consecutive_failures = consecutive_failures + 1,
+    lease_owner = NULL, lease_until = NULL, updated_at = now()
+WHERE id = $1;
+
+-- name: log_call
+INSERT INTO smartcar_calls (vehicle_id, connection_id, endpoint, status, outcome, request_id, worker)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: fleet_size
+SELECT count(*) FROM vehicles
+WHERE sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable');
+
+-- name: claim_due
+-- Due vehicles, most urgent first (planner.priority_key), leased so no other process reads them.
+WITH due AS (
+    SELECT v.id
+    FROM vehicles v,
+         LATERAL (SELECT ($1 AT TIME ZONE 'UTC')::date AS today) t,
+         LATERAL (SELECT coalesce(v.access_granted_on, t.today - 29) AS first_readable) f,
+         LATERAL (SELECT t.today,
+                         greatest(coalesce(v.synced_through + 1, f.first_readable),
+                                  f.first_readable) + 29 AS deadline) d
+    WHERE v.sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable')
+      AND ($6::boolean OR coalesce(v.next_sync_at, '-infinity') <= $1)
+      AND coalesce(v.not_before, '-infinity') <= $1
+      AND (v.lease_until IS NULL OR v.lease_until < $1)
+      AND ($4::uuid[] IS NULL OR v.id = ANY($4))
+    ORDER BY
+      CASE WHEN v.synced_through IS NULL
+           THEN least(greatest(d.deadline, d.today), d.today + 1)
+           ELSE greatest(d.deadline, d.today) END,
+      v.last_success_at ASC NULLS FIRST,
+      v.id
+    LIMIT $3
+    FOR UPDATE OF v SKIP LOCKED
+)
+UPDATE vehicles v SET lease_owner = $2, lease_until = $1 + make_interval(secs => $5),
+    updated_at = now()
+FROM due WHERE v.id = due.id
+RETURNING v.id;
+
+-- name: release_lease
+UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2;
+
+-- name: release_all
+UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1;
+
+-- name: due_count
+SELECT count(*) FROM vehicles v
+WHERE v.sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable')
+  AND ($3::boolean OR coalesce(v.next_sync_at, '-infinity') <= $1)
+  AND ($2::uuid[] IS NULL OR v.id = ANY($2));
+
+-- name: deadlines_at_risk
+-- Readable vehicles whose oldest unread day is lost within $2 days (window.window_deadline).
+SELECT count(*) FROM vehicles v,
+     LATERAL (SELECT ($1 AT TIME ZONE 'UTC')::date AS today) t
+WHERE v.sync_state NOT IN ('not_capable')
+  AND greatest(coalesce(v.synced_through + 1, v.access_granted_on, (v.created_at AT TIME ZONE 'UTC')::date),
+               coalesce(v.access_granted_on, '-infinity'::date)) + 29 < t.today + $2;

@@ -1,0 +1,68 @@
+"""`billing sync`: one pass with a progress bar on a TTY, or JSON lines with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+from uuid import UUID
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from billing.config import Settings
+from billing.db.embedded import resolve_dsn
+from billing.db.pool import create_pool
+from billing.sync.runner import due_count, run_pass, sync_context
+from billing.sync.vehicle import SyncResult
+
+
+async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_json: bool) -> bool:
+    """Run the pass; True when every vehicle's outcome is ok."""
+    pool = await create_pool(await resolve_dsn(settings), max_size=4)
+    try:
+        async with sync_context(settings, pool) as ctx:
+            total = len(set(only)) if only else await due_count(ctx, None)
+            show_bar = sys.stderr.isatty() and not as_json
+            progress = Progress(
+                TextColumn("syncing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:.1f}/min"),
+                TextColumn("failed {task.fields[failed]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                disable=not show_bar,
+                transient=False,
+            )
+            failed = 0
+            with progress:
+                task = progress.add_task("sync", total=total, rate=0.0, failed=0)
+
+                def report(result: SyncResult) -> None:
+                    nonlocal failed
+                    failed += result.outcome != "ok"
+                    progress.advance(task)
+                    elapsed = progress.tasks[0].elapsed or 0.0
+                    done = progress.tasks[0].completed
+                    rate = done / elapsed * 60 if elapsed else 0.0
+                    progress.update(task, rate=rate, failed=failed)
+                    if as_json:
+                        print(json.dumps(result.to_json()), flush=True)
+
+                outcome = await run_pass(ctx, only=only, on_result=report)
+            if not as_json:
+                ok = len(outcome.results) - outcome.failures
+                print(
+                    f"{len(outcome.results)} vehicle(s) read: {ok} ok, {outcome.failures} not ok",
+                    file=sys.stderr,
+                )
+            return outcome.failures == 0
+    finally:
+        await pool.close()

@@ -1,0 +1,320 @@
+"""Reading one vehicle: one Smartcar call, its records stored and priced, its state updated.
+
+The records, their line items and the vehicle's new `synced_through` commit in one
+transaction, so the vehicle never says it is synced through a day that was not stored; a
+crash before the commit leaves the previous state, and the next read does the work again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+
+from billing.config import Settings
+from billing.db.budget import Bucket
+from billing.db.pool import Pool, transaction
+from billing.db.queries import queries
+from billing.domain import planner
+from billing.domain.models import SyncState
+from billing.domain.window import HISTORY_DAYS
+from billing.smartcar.client import SmartcarClient
+from billing.smartcar.errors import SmartcarError
+from billing.smartcar.records import ChargeRecordsResult
+from billing.sync.ingest import VehicleOwner, store_records
+from billing.sync.tokens import ConnectionBroken, TokenKeeper
+
+_q = queries("sync")
+log = logging.getLogger(__name__)
+
+Outcome = Literal["ok", "retry_later", "needs_reauth", "not_capable", "failed"]
+ENDPOINT = "charge_records"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    vehicle_id: UUID
+    outcome: Outcome
+    records: int = 0
+    line_items: int = 0
+    error: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vehicle_id": str(self.vehicle_id),
+            "outcome": self.outcome,
+            "records": self.records,
+            "line_items": self.line_items,
+            "error": self.error,
+        }
+
+
+@dataclass
+class SyncContext:
+    """Everything a read needs; one per process."""
+
+    pool: Pool
+    client: SmartcarClient
+    keeper: TokenKeeper
+    bucket: Bucket
+    settings: Settings
+    worker: str
+    clock: Callable[[], datetime]
+    rng: random.Random
+
+
+def _local_error(type_: str, description: str) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "code": None,
+        "status": None,
+        "request_id": None,
+        "retry_after_s": None,
+        "description": description,
+    }
+
+
+def _view(row: asyncpg.Record) -> planner.VehicleView:
+    return planner.VehicleView(
+        id=row["id"],
+        sync_state=row["sync_state"],
+        synced_through=row["synced_through"],
+        access_granted_on=row["access_granted_on"],
+        last_success_at=row["last_success_at"],
+        next_sync_at=row["next_sync_at"],
+        not_before=row["not_before"],
+        consecutive_failures=row["consecutive_failures"],
+    )
+
+
+def _state_for(error: SmartcarError) -> SyncState:
+    match error.advice:
+        case "vehicle_throttled":
+            return "throttled"
+        case "needs_reauth" | "refresh_token":
+            return "needs_reauth"
+        case "owner_action":
+            return "owner_action"
+        case "not_capable":
+            return "not_capable"
+        case "plan_limit" | "our_bug" | "bad_payload":
+            return "failed"
+        case "retry_later" | "app_throttled":
+            return "retry_later"
+
+
+def _outcome(error: SmartcarError) -> Outcome:
+    if error.advice == "refresh_token":
+        return "needs_reauth"
+    return error.outcome
+
+
+async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
+    """Read the vehicle once. The caller has taken one call from the shared budget."""
+    row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
+    if row is None:
+        raise LookupError(f"no vehicle {vehicle_id}")
+    if row["sync_state"] in ("not_capable", "needs_reauth"):
+        outcome: Outcome = row["sync_state"]
+        return SyncResult(
+            vehicle_id,
+            outcome,
+            error=_local_error(
+                "NOT_READABLE", f"the vehicle is {row['sync_state']}; nothing was called"
+            ),
+        )
+    if row["connection_id"] is None:
+        return await _fail_locally(
+            ctx,
+            row,
+            "needs_reauth",
+            "NOT_CONNECTED",
+            "the vehicle has no Smartcar connection; connect it first",
+        )
+    now = ctx.clock()
+    today = planner.today_of(now)
+    start = None
+    if row["synced_through"] is not None:
+        lookback = timedelta(days=ctx.settings.sync_lookback_days)
+        start = max(
+            row["synced_through"] + timedelta(days=1) - lookback,
+            today - timedelta(days=HISTORY_DAYS - 1),
+        )
+    try:
+        result = await _read(ctx, row, start, today, now)
+    except ConnectionBroken as broken:
+        return SyncResult(vehicle_id, "needs_reauth", error=broken.error.to_json())
+    except SmartcarError as error:
+        return await _record_failure(ctx, row, error, now)
+    owner = VehicleOwner(row["id"], row["employee_id"], row["fleet_id"], row["timezone"])
+    async with transaction(ctx.pool) as conn:
+        stored = await store_records(conn, owner, result, actor=f"sync:{ctx.worker}")
+        fleet_size = await conn.fetchval(_q.fleet_size)
+        through = today - timedelta(days=1)  # today is not over: it is read again next time
+        after = planner.VehicleView(
+            id=row["id"],
+            sync_state="ok",
+            access_granted_on=row["access_granted_on"],
+            synced_through=max(through, row["synced_through"] or through),
+        )
+        next_read = planner.next_read_after_success(
+            after,
+            now,
+            fleet_size,
+            planner.daily_capacity(ctx.settings.smartcar_rate_per_minute),
+        )
+        await conn.execute(_q.record_success, vehicle_id, through, now, next_read)
+        await conn.execute(
+            _q.log_call,
+            vehicle_id,
+            row["connection_id"],
+            ENDPOINT,
+            200,
+            "ok",
+            result.request_id,
+            ctx.worker,
+        )
+    log.info(
+        "synced vehicle %s: %d record(s) stored, %d line item(s) changed",
+        vehicle_id,
+        stored.records,
+        stored.line_items,
+    )
+    return SyncResult(vehicle_id, "ok", stored.records, stored.line_items)
+
+
+async def _read(
+    ctx: SyncContext, row: asyncpg.Record, start: Any, today: Any, now: datetime
+) -> ChargeRecordsResult:
+    token = await ctx.keeper.access_token(row["connection_id"], now)
+    try:
+        return await ctx.client.charge_records(
+            row["smartcar_vehicle_id"], token, start=start, end=today, now=now
+        )
+    except SmartcarError as error:
+        if error.advice != "refresh_token":
+            raise
+    # The access token was refused although it looked valid: refresh once, try once more.
+    # The retry is a second call, so it needs a second token from the shared budget.
+    async with ctx.pool.acquire() as conn:
+        if await ctx.bucket.take(conn, 1) == 0:
+            raise SmartcarError(
+                type="BUDGET",
+                code=None,
+                status=None,
+                request_id=None,
+                description="no budget left to retry after refreshing the token",
+                advice="retry_later",
+            )
+    token = await ctx.keeper.access_token(row["connection_id"], now, force_refresh=True)
+    try:
+        return await ctx.client.charge_records(
+            row["smartcar_vehicle_id"], token, start=start, end=today, now=now
+        )
+    except SmartcarError as error:
+        if error.advice == "refresh_token":
+            raise error.escalate() from None  # a fresh token is refused too: reconnect
+        raise
+
+
+async def _record_failure(
+    ctx: SyncContext, row: asyncpg.Record, error: SmartcarError, now: datetime
+) -> SyncResult:
+    failures = row["consecutive_failures"] + 1
+    view = _view(row)
+    not_before: datetime | None
+    match error.advice:
+        case "vehicle_throttled":
+            not_before = planner.next_read_after_failure(
+                view, now, "vehicle_throttle", error.retry_after_s, failures, ctx.rng.random()
+            )
+        case "retry_later" | "plan_limit" | "our_bug" | "bad_payload":
+            kind: planner.FailureKind = (
+                "upstream_rate_limit"
+                if (error.type, error.code) == ("UPSTREAM", "RATE_LIMIT")
+                or error.advice == "plan_limit"
+                else "transient"
+            )
+            not_before = planner.next_read_after_failure(
+                view, now, kind, error.retry_after_s, failures, ctx.rng.random()
+            )
+        case "app_throttled":
+            not_before = None  # not this vehicle's doing: it stays due, everyone pauses
+            async with ctx.pool.acquire() as conn:
+                await ctx.bucket.drain(conn, error.retry_after_s or 60.0)
+        case _:
+            not_before = None  # a state nobody reads until a person acts
+    state = _state_for(error)
+    async with transaction(ctx.pool) as conn:
+        await conn.execute(_q.record_failure, row["id"], state, now, error.to_json(), not_before)
+        if error.status is not None:
+            await conn.execute(
+                _q.log_call,
+                row["id"],
+                row["connection_id"],
+                ENDPOINT,
+                error.status,
+                error.advice,
+                error.request_id,
+                ctx.worker,
+            )
+    log.warning(
+        "reading vehicle %s failed: %s %s (%s) -> %s",
+        row["id"],
+        error.type,
+        error.code,
+        error.description,
+        state,
+    )
+    return SyncResult(row["id"], _outcome(error), error=error.to_json())
+
+
+async def _fail_locally(
+    ctx: SyncContext, row: asyncpg.Record, state: SyncState, type_: str, description: str
+) -> SyncResult:
+    error = _local_error(type_, description)
+    async with transaction(ctx.pool) as conn:
+        await conn.execute(_q.record_failure, row["id"], state, ctx.clock(), error, None)
+    return SyncResult(row["id"], "needs_reauth", error=error)
+
+
+async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
+    """The result for a vehicle a pass was asked to read but could not claim."""
+    row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
+    if row is None:
+        return SyncResult(
+            vehicle_id, "failed", error=_local_error("NOT_FOUND", "no vehicle with this id")
+        )
+    now = ctx.clock()
+    state: SyncState = row["sync_state"]
+    if state in ("needs_reauth", "owner_action", "not_capable"):
+        outcome: Outcome = "not_capable" if state == "not_capable" else "needs_reauth"
+        return SyncResult(
+            vehicle_id,
+            outcome,
+            error=row["last_error"]
+            or _local_error("NOT_READABLE", f"the vehicle is {state}; nothing was called"),
+        )
+    if row["not_before"] is not None and row["not_before"] > now:
+        return SyncResult(
+            vehicle_id,
+            "retry_later",
+            error=_local_error("BACKING_OFF", f"not read before {row['not_before'].isoformat()}"),
+        )
+    if row["lease_until"] is not None and row["lease_until"] > now:
+        return SyncResult(
+            vehicle_id,
+            "retry_later",
+            error=_local_error("LEASED", "another process is reading this vehicle"),
+        )
+    return SyncResult(
+        vehicle_id,
+        "retry_later",
+        error=_local_error("NOT_CLAIMED", "the vehicle could not be claimed; try again"),
+    )

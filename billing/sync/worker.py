@@ -1,0 +1,102 @@
+"""`billing worker`: scheduled sync passes and token upkeep, any number of processes at once.
+
+APScheduler's AsyncIOScheduler (in-memory job store, created inside the running loop) fires
+the jobs; coordination between processes is PostgreSQL's (leases, the shared bucket, row
+locks on connections), so a worker never assumes it is alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from billing.db.queries import queries
+from billing.sync.runner import run_pass
+from billing.sync.vehicle import SyncContext
+
+_q = queries("sync")
+log = logging.getLogger(__name__)
+UPKEEP_EVERY = timedelta(minutes=30)
+
+
+@dataclass
+class Worker:
+    ctx: SyncContext
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _running: set[asyncio.Task[object]] = field(default_factory=set)
+
+    async def _tracked(self, job: Callable[[], Awaitable[object]]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        try:
+            if not self.stop.is_set():
+                await job()
+        except Exception:
+            log.exception("worker job failed; it runs again at its next tick")
+        finally:
+            self._running.discard(task)
+
+    async def tick(self) -> None:
+        async def sync() -> None:
+            report = await run_pass(self.ctx, wait_for_budget=False, stop=self.stop)
+            if report.results:
+                log.info(
+                    "sync tick: %d vehicle(s) read, %d not ok", len(report.results), report.failures
+                )
+            await self._warn_deadlines()
+
+        await self._tracked(sync)
+
+    async def upkeep(self) -> None:
+        async def refresh() -> None:
+            done = await self.ctx.keeper.refresh_stale(self.ctx.clock())
+            if done:
+                log.info("refreshed %d Smartcar connection(s) before their 60-day limit", done)
+
+        await self._tracked(refresh)
+
+    async def _warn_deadlines(self) -> None:
+        at_risk = await self.ctx.pool.fetchval(_q.deadlines_at_risk, self.ctx.clock(), 5)
+        if at_risk:
+            log.warning("%d vehicle(s) will lose charge data within 5 days unless read", at_risk)
+
+    async def run(self) -> None:
+        """Run until `stop` is set, then finish the work in flight and release leases."""
+        scheduler = AsyncIOScheduler()
+        tick_s = self.ctx.settings.sync_tick_s
+        now = self.ctx.clock()
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=tick_s,
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            id="sync",
+        )
+        scheduler.add_job(
+            self.upkeep,
+            "interval",
+            seconds=UPKEEP_EVERY.total_seconds(),
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            id="upkeep",
+        )
+        scheduler.start()
+        log.info("worker %s started (tick %ss)", self.ctx.worker, tick_s)
+        try:
+            await self.stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+            if self._running:
+                log.info("finishing %d job(s) in flight", len(self._running))
+                await asyncio.gather(*self._running, return_exceptions=True)
+            await self.ctx.pool.execute(_q.release_all, self.ctx.worker)
+            log.info("worker %s stopped", self.ctx.worker)
