@@ -1,0 +1,79 @@
+"""`billing sync` as a user runs it: JSON lines, exit status, logs without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from billing.config import Settings
+from billing.db.pool import Pool
+from billing.smartcar.sim import Simulator
+from tests.factories import Factory
+from tests.integration.conftest import import_vehicle
+from tests.integration.test_tokens import _env
+
+
+async def _billing(settings: Settings, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "billing", *args, env=_env(settings),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_sync_json_lines_and_exit_status(
+    sync_settings: Settings, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet = await factory.fleet()
+    await factory.tariff(fleet)
+    employee = await factory.employee(fleet)
+    user = sim.create_user(2)
+    good = await import_vehicle(pool, employee, user, 0, expired=True)
+    bad = await import_vehicle(pool, employee, sim.create_user(1), 0)
+
+    code, out, err = await _billing(sync_settings, "sync", "--vehicle", str(good), "--json")
+    assert code == 0, err
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    assert line["vehicle_id"] == str(good)
+    assert line["outcome"] == "ok"
+    assert line["records"] > 0
+    assert line["error"] is None
+
+    sim.set_fault(sim.user(await _user_of(pool, bad)).vehicle_ids[0], "VEHICLE_STATE:ASLEEP", 1)
+    code, out, err = await _billing(
+        sync_settings, "sync", "--vehicle", str(good), "--vehicle", str(bad), "--json"
+    )
+    assert code == 3, err
+    lines = {item["vehicle_id"]: item for item in map(json.loads, out.splitlines())}
+    assert set(lines) == {str(good), str(bad)}
+    assert lines[str(bad)]["outcome"] == "retry_later"
+    error: dict[str, Any] = lines[str(bad)]["error"]
+    assert error["type"] == "VEHICLE_STATE"
+    assert error["code"] == "ASLEEP"
+    assert error["request_id"]
+
+    # the logs (stderr, JSON) carry request ids but never a token
+    newest = sim.user(user.user_id)
+    for secret in (user.access_token, user.refresh_token, newest.access_token,
+                   newest.refresh_token):
+        assert secret
+        assert secret not in err
+        assert secret not in out
+
+
+async def _user_of(pool: Pool, vehicle_id: Any) -> str:
+    user_id: str = await pool.fetchval(
+        "SELECT c.smartcar_user_id FROM vehicles v JOIN smartcar_connections c "
+        "ON c.id = v.connection_id WHERE v.id = $1", vehicle_id,
+    )
+    return user_id
+
+
+async def test_sync_usage_errors_exit_2(sync_settings: Settings) -> None:
+    for args in (("sync",), ("sync", "--all", "--vehicle", "1"), ("sync", "--vehicle", "nope")):
+        code, _, err = await _billing(sync_settings, *args)
+        assert code == 2, (args, err)
