@@ -8,12 +8,23 @@ from importlib.metadata import version
 from aiohttp import web
 
 from billing.api.auth import auth_middleware
+from billing.api.idempotency import idempotency_middleware
 from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS
 from billing.api.metrics import HttpMetrics
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
 from billing.api.registry import add_routes
-from billing.api.routes import audit, employees, fleets, health, tariffs, vehicles
+from billing.api.routes import (
+    audit,
+    changes,
+    employees,
+    fleets,
+    health,
+    line_items,
+    summary,
+    tariffs,
+    vehicles,
+)
 from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
@@ -26,6 +37,9 @@ ROUTE_GROUPS = [
     vehicles.routes,
     tariffs.routes,
     audit.routes,
+    line_items.routes,
+    changes.routes,
+    summary.routes,
 ]
 
 
@@ -46,6 +60,8 @@ def create_app(settings: Settings) -> web.Application:
     operations = add_routes(app, ROUTE_GROUPS)
     public = frozenset(op.path for op in operations if op.public)
     app.middlewares.append(auth_middleware(public))
+    # after authentication: keys are stored per API key
+    app.middlewares.append(idempotency_middleware())
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[CIPHER] = TokenCipher(settings.secret_key.get_secret_value())

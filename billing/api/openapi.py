@@ -13,6 +13,17 @@ from billing.api.problems import Problem
 from billing.api.registry import Operation
 
 _PARAM = re.compile(r"\{(\w+)\}")
+_MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retry safe: the same key with the same request replays the first response "
+        "(for at least 24 h); with a different request 422; while the first still runs 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
 _ERROR_TITLES = {
     400: "Malformed request",
     401: "Missing or invalid API key",
@@ -41,6 +52,8 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
             params.append(
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
             )
+    if op.method in _MUTATING and not op.public:
+        params.append(_IDEMPOTENCY_KEY)
     return params
 
 
@@ -68,6 +81,8 @@ def _responses(op: Operation) -> dict[str, Any]:
         codes |= {400, 422}
     if op.body is not None:
         codes.add(413)
+    if op.method in _MUTATING and not op.public:
+        codes |= {400, 409, 413, 422}  # a body where none is taken, or the Idempotency-Key
     if not op.public:
         codes |= {401, 404}
     for code in sorted(codes):

@@ -9,6 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
+from billing.domain.changes import FeedEntity
+from billing.domain.line_items import LineItemKind, LineItemStatus, Period
 from billing.domain.models import Entity, SyncState
 
 
@@ -42,3 +44,34 @@ class TariffQuery(PageQuery):
 class AuditQuery(PageQuery):
     entity: Entity | None = None
     entity_id: UUID | None = None
+
+
+class LineItemQuery(PageQuery):
+    fleet_id: UUID | None = None
+    employee_id: UUID | None = None
+    vehicle_id: UUID | None = None
+    status: LineItemStatus | None = None
+    kind: LineItemKind | None = None
+    period: Period | None = Field(default=None, description="billing month, YYYY-MM")
+
+
+class ChargeRecordQuery(PageQuery):
+    fleet_id: UUID | None = None
+    employee_id: UUID | None = None
+    vehicle_id: UUID | None = None
+    from_: date | None = Field(default=None, alias="from", description="first day, inclusive")
+    to: date | None = Field(default=None, description="last day, inclusive")
+    unpriced: bool = Field(
+        default=False, description="only records with home kWh and no charge line yet"
+    )
+
+
+class ChangesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    after: Annotated[str, Field(max_length=200)] | None = Field(
+        default=None, description="the `next_cursor` of the previous page; absent: from the start"
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    fleet_id: UUID | None = Field(default=None, description="admin keys: one fleet only")
+    entity: FeedEntity | None = None

@@ -88,7 +88,8 @@ def principal(request: web.Request) -> Principal:
 
 
 async def parse_body(request: web.Request, model: type[M]) -> M:
-    if not request.can_read_body:
+    # body_exists, not can_read_body: a middleware may have read (and cached) the body already
+    if not request.body_exists:
         raise BadRequest("the request needs a JSON body")
     if request.content_type != "application/json":
         raise BadRequest(f"expected Content-Type application/json, got {request.content_type}")

@@ -1,0 +1,146 @@
+"""Line items and charge records: reads, evidence, and decisions (approve, reject, reopen)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from billing.db import audit, master
+from billing.db.pages import After
+from billing.db.pool import Connection
+from billing.db.queries import queries
+from billing.domain.access import Principal
+from billing.domain.decisions import Requested, plan
+from billing.domain.errors import NotFound
+from billing.domain.line_items import (
+    ChargeRecord,
+    ChargeRecordReceived,
+    Evidence,
+    LineItem,
+    LineItemDetail,
+    LineItemKind,
+    LineItemStatus,
+    arithmetic,
+    in_minor_units,
+)
+
+_q = queries("line_items")
+
+
+def line_item_from_row(row: asyncpg.Record) -> LineItem:
+    item = LineItem.model_validate(dict(row))
+    return item.model_copy(update={"amount": in_minor_units(item.amount, item.currency)})
+
+
+async def list_line_items(
+    conn: Connection,
+    *,
+    fleet_id: UUID | None,
+    employee_id: UUID | None,
+    vehicle_id: UUID | None,
+    status: LineItemStatus | None,
+    kind: LineItemKind | None,
+    period: str | None,
+    after: After,
+    limit: int,
+) -> list[LineItem]:
+    rows = await conn.fetch(
+        _q.list_line_items,
+        fleet_id,
+        employee_id,
+        vehicle_id,
+        status,
+        kind,
+        period,
+        after.created_at,
+        after.id,
+        limit,
+    )
+    return [line_item_from_row(row) for row in rows]
+
+
+async def get_line_item(conn: Connection, item_id: UUID) -> LineItem:
+    row = await conn.fetchrow(_q.get_line_item, item_id)
+    if row is None:
+        raise NotFound("no such line item")
+    return line_item_from_row(row)
+
+
+async def get_line_item_detail(conn: Connection, who: Principal, item_id: UUID) -> LineItemDetail:
+    """The item with everything it was computed from, if `who` may see it."""
+    row = await conn.fetchrow(_q.get_line_item, item_id)
+    if row is None:
+        raise NotFound("no such line item")
+    item = line_item_from_row(row)
+    who.check_sees(item.fleet_id, item.employee_id)
+    record = await conn.fetchrow(_q.get_charge_record, item.charge_record_id)
+    chain = await conn.fetch(_q.adjustment_chain, item.id)
+    stored: dict[str, Any] = row["evidence"] or {}
+    evidence = Evidence(
+        stored=stored,
+        charge_record=ChargeRecordReceived.model_validate(dict(record or {})),
+        tariff=await master.get_tariff(conn, item.tariff_id),
+        arithmetic=arithmetic(item),
+        chain=[line_item_from_row(r) for r in chain],
+    )
+    return LineItemDetail(**item.model_dump(), evidence=evidence)
+
+
+async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]) -> list[LineItem]:
+    """Apply every decision or none; call inside a transaction.
+
+    The rows are locked in id order before any rule is checked, so concurrent deciders
+    serialise on them and a stale version is seen as stale, never overwritten.
+    """
+    rows = await conn.fetch(_q.lock_line_items, [r.id for r in requests])
+    current = {row["id"]: line_item_from_row(row) for row in rows}
+    decided: list[LineItem] = []
+    for step in plan(who, current, requests):
+        row = await conn.fetchrow(
+            _q.decide_line_item, step.before.id, step.status, who.actor, step.reason
+        )
+        assert row is not None  # the row is locked by this transaction
+        after = line_item_from_row(row)
+        await audit.record(
+            conn,
+            actor=who.actor,
+            fleet_id=after.fleet_id,
+            entity="line_item",
+            entity_id=after.id,
+            action=step.action,
+            before=step.before,
+            after=after,
+        )
+        decided.append(after)
+    return decided
+
+
+async def list_charge_records(
+    conn: Connection,
+    *,
+    fleet_id: UUID | None,
+    employee_id: UUID | None,
+    vehicle_id: UUID | None,
+    from_: date | None,
+    to: date | None,
+    unpriced: bool,
+    after: After,
+    limit: int,
+) -> list[ChargeRecord]:
+    rows = await conn.fetch(
+        _q.list_charge_records,
+        fleet_id,
+        employee_id,
+        vehicle_id,
+        from_,
+        to,
+        unpriced,
+        after.created_at,
+        after.id,
+        limit,
+    )
+    return [ChargeRecord.model_validate(dict(row)) for row in rows]
