@@ -232,35 +232,13 @@ def demo() -> None:
         else _demo_secret(env_settings.data_dir)
     )
     settings = _settings(secret_key=secret)
-    from billing.api.app import create_app
-    from billing.demo import seed
-    from billing.runtime import serving, wait_for_stop_signal
+    from billing.demo import run_demo
 
     async def run() -> None:
-        click.echo("starting the database …", err=True)
-        dsn = await resolve_dsn(settings)
-        await upgrade_async(dsn)
-        pool = await create_pool(dsn, max_size=2)
-        try:
-            keys = await seed(pool, settings.data_dir / "demo-keys.json")
-        finally:
-            await pool.close()
-        async with serving(create_app(settings), settings.host, settings.port) as url:
-            click.echo(f"\nfleet-billing demo is running at {url}")
-            click.echo(f"  API docs:  {url}/docs")
-            click.echo(f"  data in:   {settings.data_dir}")
-            click.echo("\nAPI keys (send as 'Authorization: Bearer <key>'):")
-            for role, key in keys.keys.items():
-                click.echo(f"  {role:<9} {key}")
-            click.echo(
-                f"\ntry: curl -H 'Authorization: Bearer {keys.keys['manager']}' "
-                f"{url}/v1/employees\nCtrl-C stops everything."
-            )
-            sys.stdout.flush()
-            await wait_for_stop_signal()
-        click.echo("stopped.", err=True)
+        await run_demo(settings, lambda text: click.echo(text, err=text.endswith("…")))
 
     _run(run)
+    click.echo("stopped.", err=True)
 
 
 if __name__ == "__main__":

@@ -1,21 +1,49 @@
-"""Demo data: a fleet with a dozen employees and tariffs, and one API key per role."""
+"""`billing demo`: a seeded fleet, connected through Smartcar Connect against the simulator.
+
+The fleet has a dozen employees. Eleven have a tariff (most the standard contract price,
+three their own); the twelfth has none yet, so the days they charged at home show as
+unpriced. Every start connects the employees' cars through the real Connect flow (the
+simulator, seeded, hands out the same vehicles every time, so rows are re-used), syncs them
+once, and the first start also approves a line whose day the simulator later restates, so an
+adjustment line shows how corrections never rewrite an approved payout.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
+import aiohttp
+from yarl import URL
+
+from billing.api.app import create_app
+from billing.config import Settings, load_settings
 from billing.db import apikeys, audit, master
-from billing.db.pool import Pool, transaction
+from billing.db.embedded import resolve_dsn
+from billing.db.migrations import upgrade_async
+from billing.db.pool import Connection, Pool, create_pool, transaction
 from billing.domain.access import ROLES
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
+from billing.runtime import serving, wait_for_stop_signal
+from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
+from billing.smartcar.sim.data import day_energy
+from billing.sync.runner import run_pass, sync_context
+from billing.sync.vehicle import SyncContext
+from billing.sync.worker import Worker
 
 DEMO_FLEET = "Demo Fleet GmbH"
 ACTOR = "demo:seed"
+SIM_SEED = 2026
+log = logging.getLogger(__name__)
+
 _PEOPLE = [
     ("Anna Schmidt", "Europe/Berlin"),
     ("Ben Müller", "Europe/Berlin"),
@@ -30,8 +58,9 @@ _PEOPLE = [
     ("Katarzyna Nowak", "Europe/Warsaw"),
     ("Lukas Richter", "Europe/Berlin"),
 ]
-# Employees with their own contract price; the others get the fleet default.
+STANDARD_PRICE = Decimal("0.3200")
 _OWN_PRICES = {1: Decimal("0.3412"), 4: Decimal("0.2987"), 7: Decimal("0.3650")}
+UNPRICED = len(_PEOPLE) - 1
 
 
 @dataclass(frozen=True)
@@ -51,101 +80,203 @@ class DemoKeys:
         return cls(json.loads(path.read_text()))
 
 
+async def _create_fleet(conn: Connection) -> UUID:
+    fleet = await master.insert_fleet(
+        conn, FleetCreate(name=DEMO_FLEET, currency="EUR", timezone="Europe/Berlin")
+    )
+    await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="fleet",
+                       entity_id=fleet.id, action="create", after=fleet)  # fmt: skip
+    for n, (name, tz) in enumerate(_PEOPLE):
+        employee = await master.insert_employee(
+            conn,
+            EmployeeCreate(fleet_id=fleet.id, external_ref=f"HR-{1001 + n}", name=name,
+                           email=f"{name.split()[0].lower()}@demo.example", timezone=tz),
+        )  # fmt: skip
+        await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="employee",
+                           entity_id=employee.id, action="create", after=employee)  # fmt: skip
+        if n == UNPRICED:
+            continue
+        own = n in _OWN_PRICES
+        tariff = await master.insert_tariff(
+            conn,
+            TariffCreate(
+                fleet_id=fleet.id, employee_id=employee.id,
+                price_per_kwh=_OWN_PRICES.get(n, STANDARD_PRICE), currency="EUR",
+                valid_from=date(2025, 1, 1),
+                source="employee's own electricity contract" if own else "standard contract price",
+            ),
+        )  # fmt: skip
+        await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="tariff",
+                           entity_id=tariff.id, action="create", after=tariff)  # fmt: skip
+    return fleet.id
+
+
 async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
     """Create the demo fleet once; later runs reuse it and the keys saved beside the data."""
     async with transaction(pool) as conn:
-        existing = await conn.fetchval("SELECT id FROM fleets WHERE name = $1", DEMO_FLEET)
+        fleet_id = await conn.fetchval("SELECT id FROM fleets WHERE name = $1", DEMO_FLEET)
         saved = DemoKeys.load(keys_file)
-        if existing is not None and saved is not None:
+        if fleet_id is not None and saved is not None:
             return saved
-        if existing is None:
-            fleet = await master.insert_fleet(
-                conn, FleetCreate(name=DEMO_FLEET, currency="EUR", timezone="Europe/Berlin")
-            )
-            await audit.record(
-                conn,
-                actor=ACTOR,
-                fleet_id=fleet.id,
-                entity="fleet",
-                entity_id=fleet.id,
-                action="create",
-                after=fleet,
-            )
-            default = await master.insert_tariff(
-                conn,
-                TariffCreate(
-                    fleet_id=fleet.id,
-                    price_per_kwh=Decimal("0.3200"),
-                    currency="EUR",
-                    valid_from=date(2025, 1, 1),
-                    source="fleet default contract price",
-                ),
-            )
-            await audit.record(
-                conn,
-                actor=ACTOR,
-                fleet_id=fleet.id,
-                entity="tariff",
-                entity_id=default.id,
-                action="create",
-                after=default,
-            )
-            for n, (name, tz) in enumerate(_PEOPLE):
-                employee = await master.insert_employee(
-                    conn,
-                    EmployeeCreate(
-                        fleet_id=fleet.id,
-                        external_ref=f"HR-{1001 + n}",
-                        name=name,
-                        email=f"{name.split()[0].lower()}@demo.example",
-                        timezone=tz,
-                    ),
-                )
-                await audit.record(
-                    conn,
-                    actor=ACTOR,
-                    fleet_id=fleet.id,
-                    entity="employee",
-                    entity_id=employee.id,
-                    action="create",
-                    after=employee,
-                )
-                if n in _OWN_PRICES:
-                    own = await master.insert_tariff(
-                        conn,
-                        TariffCreate(
-                            fleet_id=fleet.id,
-                            employee_id=employee.id,
-                            price_per_kwh=_OWN_PRICES[n],
-                            currency="EUR",
-                            valid_from=date(2025, 1, 1),
-                            source="employee's own contract",
-                        ),
-                    )
-                    await audit.record(
-                        conn,
-                        actor=ACTOR,
-                        fleet_id=fleet.id,
-                        entity="tariff",
-                        entity_id=own.id,
-                        action="create",
-                        after=own,
-                    )
-            fleet_id = fleet.id
-        else:
-            fleet_id = existing
+        if fleet_id is None:
+            fleet_id = await _create_fleet(conn)
         first_employee = await conn.fetchval(
             "SELECT id FROM employees WHERE fleet_id = $1 ORDER BY external_ref LIMIT 1", fleet_id
         )
         keys: dict[str, str] = {}
         for role in ROLES:
             keys[role] = await apikeys.create_key(
-                conn,
-                role=role,
-                fleet_id=None if role == "admin" else fleet_id,
-                employee_id=first_employee if role == "employee" else None,
-                name=f"demo {role}",
-            )
+                conn, role=role, fleet_id=None if role == "admin" else fleet_id,
+                employee_id=first_employee if role == "employee" else None, name=f"demo {role}",
+            )  # fmt: skip
     demo_keys = DemoKeys(keys)
     demo_keys.save(keys_file)
     return demo_keys
+
+
+async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
+    """Connect every demo employee's car through the real Connect flow, playing the browser."""
+    employees = await pool.fetch(
+        "SELECT e.id FROM employees e JOIN fleets f ON f.id = e.fleet_id "
+        "WHERE f.name = $1 ORDER BY e.external_ref",
+        DEMO_FLEET,
+    )
+    headers = {"Authorization": f"Bearer {manager_key}"}
+    connected = 0
+    async with aiohttp.ClientSession() as browser:
+        for row in employees:
+            start = f"{api_url}/v1/connect/start?employee_id={row['id']}"
+            async with browser.get(start, headers=headers, allow_redirects=False) as response:
+                consent = URL(response.headers["Location"])
+            # A simulator knob: connected 30 days ago, so a full window is readable. Seeded,
+            # the simulator hands out the same vehicles in the same order on every start.
+            consent = consent.update_query(sim_history_days="30")
+            async with browser.get(consent, allow_redirects=True) as response:
+                if response.status == 200:
+                    connected += 1
+                else:
+                    log.warning("connecting employee %s failed: %s", row["id"], response.status)
+    return connected
+
+
+async def show_a_restatement(ctx: SyncContext, pool: Pool, sim: Simulator) -> bool:
+    """Approve a line whose day the simulator restates a few days later, then let those days
+    pass in the simulator and read again: the approved line stays, an adjustment appears."""
+    if await pool.fetchval("SELECT count(*) FROM line_items WHERE kind = 'adjustment'"):
+        return False
+    today = sim.now().date()
+    candidates = await pool.fetch(
+        "SELECT l.id, l.vehicle_id, l.version, l.charge_date, v.smartcar_vehicle_id "
+        "FROM line_items l JOIN vehicles v ON v.id = l.vehicle_id "
+        "WHERE l.status = 'pending' AND l.kind = 'charge' AND l.charge_date >= $1 "
+        "ORDER BY l.charge_date DESC",
+        today - timedelta(days=4),
+    )
+    for line in candidates:
+        profile = sim.vehicles.get(line["smartcar_vehicle_id"])
+        if profile is None:
+            continue
+        day = line["charge_date"]
+        served_now = day_energy(profile, sim.options.seed, day, today)
+        served_later = day_energy(profile, sim.options.seed, day, today + timedelta(days=5))
+        if served_later.restated and not served_now.restated:
+            await _approve(pool, line["id"], line["version"])
+            sim.advance(5 * 86400)
+            await run_pass(ctx, only=[line["vehicle_id"]])
+            return True
+    return False
+
+
+async def _approve(pool: Pool, line_id: UUID, version: int) -> None:
+    async with transaction(pool) as conn:
+        before = dict(await conn.fetchrow("SELECT * FROM line_items WHERE id = $1", line_id) or {})
+        after = await conn.fetchrow(
+            "UPDATE line_items SET status = 'approved', decided_by = $3, decided_at = now(), "
+            "reason = 'demo: approved to show a later restatement', version = version + 1 "
+            "WHERE id = $1 AND version = $2 RETURNING *",
+            line_id, version, ACTOR,
+        )  # fmt: skip
+        assert after is not None
+        await audit.record(conn, actor=ACTOR, fleet_id=after["fleet_id"], entity="line_item",
+                           entity_id=line_id, action="approve", before=before,
+                           after=dict(after))  # fmt: skip
+
+
+async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
+    """Everything in one process until SIGINT/SIGTERM."""
+    say("starting the database …")
+    dsn = await resolve_dsn(base)
+    await upgrade_async(dsn)
+    options = SimulatorOptions(seed=SIM_SEED, fault_rate=0.03)
+    async with run_simulator(options) as sim:
+        assert sim.url is not None
+        callback = f"http://{base.host}:{base.port}/v1/connect/callback"
+        settings = load_settings(
+            secret_key=base.secret_key, smartcar_api_url=sim.url, smartcar_auth_url=sim.url,
+            smartcar_connect_url=sim.url, smartcar_client_id=options.client_id,
+            smartcar_client_secret=options.client_secret, smartcar_redirect_uri=callback,
+            sync_tick_s=min(base.sync_tick_s, 15),
+        )  # fmt: skip
+        pool = await create_pool(dsn, max_size=8)
+        try:
+            keys = await seed(pool, settings.data_dir / "demo-keys.json")
+            async with serving(create_app(settings), settings.host, settings.port) as url:
+                say(f"Smartcar simulator on {sim.url}; connecting the demo cars through Connect …")
+                connected = await connect_vehicles(pool, url, keys.keys["manager"])
+                async with sync_context(settings, pool) as ctx:
+                    say(f"{connected} employee(s) connected; first sync …")
+                    await run_pass(ctx)
+                    await show_a_restatement(ctx, pool, sim)
+                    say(await _summary(pool))
+                    worker = Worker(ctx)
+                    task = asyncio.create_task(worker.run())
+                    say(_instructions(url, settings, keys))
+                    await wait_for_stop_signal()
+                    say("stopping …")
+                    worker.stop.set()
+                    await task
+        finally:
+            await pool.close()
+
+
+async def _summary(pool: Pool) -> str:
+    states = await pool.fetch(
+        "SELECT sync_state, count(*) AS n FROM vehicles GROUP BY 1 ORDER BY 1"
+    )
+    lines = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
+        "count(*) FILTER (WHERE kind = 'adjustment') AS adjustments, "
+        "coalesce(sum(amount) FILTER (WHERE status = 'pending'), 0) AS pending_amount "
+        "FROM line_items"
+    )
+    unpriced = await pool.fetchval(
+        "SELECT count(*) FROM charge_records r WHERE r.home_kwh > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id)"
+    )
+    assert lines is not None
+    by_state = ", ".join(f"{row['n']} {row['sync_state']}" for row in states)
+    return (
+        f"vehicles: {by_state}\n"
+        f"line items: {lines['pending']} pending (EUR {lines['pending_amount']}), "
+        f"{lines['adjustments']} adjustment(s); {unpriced} unpriced day(s)"
+    )
+
+
+def _instructions(url: str, settings: Settings, keys: DemoKeys) -> str:
+    manager, hr = keys.keys["manager"], keys.keys["hr"]
+    rows = "\n".join(f"  {role:<9} {key}" for role, key in keys.keys.items())
+    return f"""
+fleet-billing demo is running at {url}
+  API docs:  {url}/docs
+  data in:   {settings.data_dir}
+
+API keys (send as 'Authorization: Bearer <key>'):
+{rows}
+
+try:
+  curl -H 'Authorization: Bearer {manager}' '{url}/v1/line-items?status=pending&limit=5'
+  curl -H 'Authorization: Bearer {manager}' -H 'Content-Type: application/json' \\
+       -d '{{"version": 1}}' {url}/v1/line-items/<id>/approve
+  curl -H 'Authorization: Bearer {hr}' '{url}/v1/changes?limit=20'
+  curl -H 'Authorization: Bearer {manager}' '{url}/v1/vehicles?limit=3'
+The worker keeps syncing in the background. Ctrl-C stops everything."""

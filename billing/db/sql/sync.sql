@@ -73,9 +73,11 @@ WHERE v.sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable')
   AND ($2::uuid[] IS NULL OR v.id = ANY($2));
 
 -- name: deadlines_at_risk
--- Readable vehicles whose oldest unread day is lost within $2 days (window.window_deadline).
+-- Vehicles whose oldest unread day is lost within $2 days (planner.deadline), including those
+-- waiting for the employee to reconnect: they are at risk too.
 SELECT count(*) FROM vehicles v,
-     LATERAL (SELECT ($1 AT TIME ZONE 'UTC')::date AS today) t
-WHERE v.sync_state NOT IN ('not_capable')
-  AND greatest(coalesce(v.synced_through + 1, v.access_granted_on, (v.created_at AT TIME ZONE 'UTC')::date),
-               coalesce(v.access_granted_on, '-infinity'::date)) + 29 < t.today + $2;
+     LATERAL (SELECT ($1 AT TIME ZONE 'UTC')::date AS today) t,
+     LATERAL (SELECT coalesce(v.access_granted_on, t.today - 29) AS first_readable) f
+WHERE v.sync_state <> 'not_capable'
+  AND greatest(coalesce(v.synced_through + 1, f.first_readable), f.first_readable) + 29
+      < t.today + $2::int;
