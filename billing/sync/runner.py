@@ -109,6 +109,9 @@ async def run_pass(
                 result = await sync_vehicle(ctx, vehicle_id)
             finally:
                 await ctx.pool.execute(_q.release_lease, vehicle_id, ctx.worker)
+            if not result.called:
+                async with ctx.pool.acquire() as conn:
+                    await ctx.bucket.refund(conn, 1)
         report.results.append(result)
         if on_result is not None:
             on_result(result)

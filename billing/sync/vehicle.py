@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -44,6 +44,8 @@ class SyncResult:
     records: int = 0
     line_items: int = 0
     error: dict[str, Any] | None = None
+    # Whether a charge-records call went out; when not, its budget token is given back.
+    called: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,14 @@ class SyncResult:
             "line_items": self.line_items,
             "error": self.error,
         }
+
+
+class _BeforeCall(Exception):
+    """Getting an access token failed, so no charge-records call was made."""
+
+    def __init__(self, cause: SmartcarError | ConnectionBroken) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 @dataclass
@@ -128,6 +138,7 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
             error=_local_error(
                 "NOT_READABLE", f"the vehicle is {row['sync_state']}; nothing was called"
             ),
+            called=False,
         )
     if row["connection_id"] is None:
         return await _fail_locally(
@@ -148,6 +159,11 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
         )
     try:
         result = await _read(ctx, row, start, today, now)
+    except _BeforeCall as failed:
+        if isinstance(failed.cause, ConnectionBroken):
+            error = failed.cause.error.to_json()
+            return SyncResult(vehicle_id, "needs_reauth", error=error, called=False)
+        return replace(await _record_failure(ctx, row, failed.cause, now), called=False)
     except ConnectionBroken as broken:
         return SyncResult(vehicle_id, "needs_reauth", error=broken.error.to_json())
     except SmartcarError as error:
@@ -192,7 +208,10 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
 async def _read(
     ctx: SyncContext, row: asyncpg.Record, start: Any, today: Any, now: datetime
 ) -> ChargeRecordsResult:
-    token = await ctx.keeper.access_token(row["connection_id"], now)
+    try:
+        token = await ctx.keeper.access_token(row["connection_id"], now)
+    except (ConnectionBroken, SmartcarError) as error:
+        raise _BeforeCall(error) from None
     try:
         return await ctx.client.charge_records(
             row["smartcar_vehicle_id"], token, start=start, end=today, now=now
@@ -281,7 +300,7 @@ async def _fail_locally(
     error = _local_error(type_, description)
     async with transaction(ctx.pool) as conn:
         await conn.execute(_q.record_failure, row["id"], state, ctx.clock(), error, None)
-    return SyncResult(row["id"], "needs_reauth", error=error)
+    return SyncResult(row["id"], "needs_reauth", error=error, called=False)
 
 
 async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:

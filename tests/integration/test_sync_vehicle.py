@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
+from billing.db.budget import Bucket
 from billing.db.pool import Pool
 from billing.smartcar.sim import Simulator
 from billing.sync.runner import run_pass
@@ -144,3 +146,27 @@ async def test_expired_access_token_is_refreshed_and_a_refused_refresh_needs_rea
     row = await pool.fetchrow("SELECT sync_state, last_error FROM vehicles WHERE id = $1", first)
     assert row["sync_state"] == "needs_reauth"
     assert await pool.fetchval("SELECT state FROM smartcar_connections") == "needs_reauth"
+
+
+async def test_a_read_that_makes_no_call_gives_its_budget_back(
+    sync_ctx: SyncContext, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet = await factory.fleet()
+    employee = await factory.employee(fleet)
+    vehicle_id = await pool.fetchval(
+        "INSERT INTO vehicles (fleet_id, employee_id, smartcar_vehicle_id, make) "
+        "VALUES ($1, $2, 'not-connected', 'TESLA') RETURNING id",
+        fleet.id,
+        employee.id,
+    )
+    ctx = dataclasses.replace(sync_ctx, bucket=Bucket(capacity=5, per_minute=0.0001))
+    async with pool.acquire() as conn:
+        before, _ = await ctx.bucket.available(conn)
+    result = await _one(ctx, vehicle_id)
+    assert result.outcome == "needs_reauth"
+    assert result.error is not None
+    assert result.error["type"] == "NOT_CONNECTED"
+    async with pool.acquire() as conn:
+        after, _ = await ctx.bucket.available(conn)
+    assert round(after) == round(before) == 5  # taken for the read, then given back
+    assert sim.stats().requests == 0
