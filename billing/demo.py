@@ -84,30 +84,58 @@ async def _create_fleet(conn: Connection) -> UUID:
     fleet = await master.insert_fleet(
         conn, FleetCreate(name=DEMO_FLEET, currency="EUR", timezone="Europe/Berlin")
     )
-    await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="fleet",
-                       entity_id=fleet.id, action="create", after=fleet)  # fmt: skip
+    await audit.record(
+        conn,
+        actor=ACTOR,
+        fleet_id=fleet.id,
+        entity="fleet",
+        entity_id=fleet.id,
+        action="create",
+        after=fleet,
+    )
     for n, (name, tz) in enumerate(_PEOPLE):
         employee = await master.insert_employee(
             conn,
-            EmployeeCreate(fleet_id=fleet.id, external_ref=f"HR-{1001 + n}", name=name,
-                           email=f"{name.split()[0].lower()}@demo.example", timezone=tz),
-        )  # fmt: skip
-        await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="employee",
-                           entity_id=employee.id, action="create", after=employee)  # fmt: skip
+            EmployeeCreate(
+                fleet_id=fleet.id,
+                external_ref=f"HR-{1001 + n}",
+                name=name,
+                email=f"{name.split()[0].lower()}@demo.example",
+                timezone=tz,
+            ),
+        )
+        await audit.record(
+            conn,
+            actor=ACTOR,
+            fleet_id=fleet.id,
+            entity="employee",
+            entity_id=employee.id,
+            action="create",
+            after=employee,
+        )
         if n == UNPRICED:
             continue
         own = n in _OWN_PRICES
         tariff = await master.insert_tariff(
             conn,
             TariffCreate(
-                fleet_id=fleet.id, employee_id=employee.id,
-                price_per_kwh=_OWN_PRICES.get(n, STANDARD_PRICE), currency="EUR",
+                fleet_id=fleet.id,
+                employee_id=employee.id,
+                price_per_kwh=_OWN_PRICES.get(n, STANDARD_PRICE),
+                currency="EUR",
                 valid_from=date(2025, 1, 1),
                 source="employee's own electricity contract" if own else "standard contract price",
             ),
-        )  # fmt: skip
-        await audit.record(conn, actor=ACTOR, fleet_id=fleet.id, entity="tariff",
-                           entity_id=tariff.id, action="create", after=tariff)  # fmt: skip
+        )
+        await audit.record(
+            conn,
+            actor=ACTOR,
+            fleet_id=fleet.id,
+            entity="tariff",
+            entity_id=tariff.id,
+            action="create",
+            after=tariff,
+        )
     return fleet.id
 
 
@@ -126,9 +154,12 @@ async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
         keys: dict[str, str] = {}
         for role in ROLES:
             keys[role] = await apikeys.create_key(
-                conn, role=role, fleet_id=None if role == "admin" else fleet_id,
-                employee_id=first_employee if role == "employee" else None, name=f"demo {role}",
-            )  # fmt: skip
+                conn,
+                role=role,
+                fleet_id=None if role == "admin" else fleet_id,
+                employee_id=first_employee if role == "employee" else None,
+                name=f"demo {role}",
+            )
     demo_keys = DemoKeys(keys)
     demo_keys.save(keys_file)
     return demo_keys
@@ -194,12 +225,21 @@ async def _approve(pool: Pool, line_id: UUID, version: int) -> None:
             "UPDATE line_items SET status = 'approved', decided_by = $3, decided_at = now(), "
             "reason = 'demo: approved to show a later restatement', version = version + 1 "
             "WHERE id = $1 AND version = $2 RETURNING *",
-            line_id, version, ACTOR,
-        )  # fmt: skip
+            line_id,
+            version,
+            ACTOR,
+        )
         assert after is not None
-        await audit.record(conn, actor=ACTOR, fleet_id=after["fleet_id"], entity="line_item",
-                           entity_id=line_id, action="approve", before=before,
-                           after=dict(after))  # fmt: skip
+        await audit.record(
+            conn,
+            actor=ACTOR,
+            fleet_id=after["fleet_id"],
+            entity="line_item",
+            entity_id=line_id,
+            action="approve",
+            before=before,
+            after=dict(after),
+        )
 
 
 async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
@@ -212,11 +252,15 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
         assert sim.url is not None
         callback = f"http://{base.host}:{base.port}/v1/connect/callback"
         settings = load_settings(
-            secret_key=base.secret_key, smartcar_api_url=sim.url, smartcar_auth_url=sim.url,
-            smartcar_connect_url=sim.url, smartcar_client_id=options.client_id,
-            smartcar_client_secret=options.client_secret, smartcar_redirect_uri=callback,
+            secret_key=base.secret_key,
+            smartcar_api_url=sim.url,
+            smartcar_auth_url=sim.url,
+            smartcar_connect_url=sim.url,
+            smartcar_client_id=options.client_id,
+            smartcar_client_secret=options.client_secret,
+            smartcar_redirect_uri=callback,
             sync_tick_s=min(base.sync_tick_s, 15),
-        )  # fmt: skip
+        )
         pool = await create_pool(dsn, max_size=8)
         try:
             keys = await seed(pool, settings.data_dir / "demo-keys.json")
