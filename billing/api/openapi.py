@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from billing.api.problems import Problem
 from billing.api.registry import Operation
@@ -65,9 +65,11 @@ def _responses(op: Operation) -> dict[str, Any]:
     problem = {"application/problem+json": {"schema": _ref(Problem)}}
     responses: dict[str, Any] = {}
     if op.raw_response is not None:
+        # a raw JSON answer (this document) is an object; other media types are text
+        raw = {"type": "object"} if op.raw_response == "application/json" else {"type": "string"}
         responses[str(op.status)] = {
             "description": op.summary,
-            "content": {op.raw_response: {"schema": {"type": "string"}}},
+            "content": {op.raw_response: {"schema": raw}},
         }
     elif op.response is not None:
         responses[str(op.status)] = {
@@ -95,8 +97,10 @@ def build_document(operations: list[Operation], *, version: str) -> dict[str, An
     for op in operations:
         models.update(m for m in (op.body, op.query, op.response) if m is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
-    modes = [(m, "serialization" if _is_output(m, operations) else "validation") for m in ordered]
-    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        (m, "serialization" if _is_output(m, operations) else "validation") for m in ordered
+    ]
+    _, top = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = top.get("$defs", {})
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:

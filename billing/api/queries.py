@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
 from billing.domain.changes import FeedEntity
@@ -55,12 +56,23 @@ class LineItemQuery(PageQuery):
     period: Period | None = Field(default=None, description="billing month, YYYY-MM")
 
 
+def _iso_date(value: object) -> object:
+    # pydantic would also read "0" or "1700000000" as a Unix time; a query date is YYYY-MM-DD
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class ChargeRecordQuery(PageQuery):
     fleet_id: UUID | None = None
     employee_id: UUID | None = None
     vehicle_id: UUID | None = None
-    from_: date | None = Field(default=None, alias="from", description="first day, inclusive")
-    to: date | None = Field(default=None, description="last day, inclusive")
+    from_: IsoDate | None = Field(default=None, alias="from", description="first day, inclusive")
+    to: IsoDate | None = Field(default=None, description="last day, inclusive")
     unpriced: bool = Field(
         default=False, description="only records with home kWh and no charge line yet"
     )

@@ -82,6 +82,8 @@ async def list_line_items(request: web.Request, query: LineItemQuery) -> LineIte
     response=LineItemDetail,
 )
 async def get_line_item(request: web.Request) -> LineItemDetail:
+    if request.match_info["id"] == "decisions":  # the bulk endpoint's path, asked with GET
+        raise web.HTTPMethodNotAllowed("GET", ["POST"])
     async with pool(request).acquire() as conn:
         return await line_items.get_line_item_detail(conn, principal(request), path_id(request))
 
