@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from uuid import UUID
 
@@ -29,6 +30,9 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
         async with sync_context(settings, pool) as ctx:
             total = len(set(only)) if only else await due_count(ctx, None)
             show_bar = sys.stderr.isatty() and not as_json
+            if show_bar:
+                # The bar shows progress; per-vehicle info lines would scroll it away.
+                logging.getLogger().setLevel(logging.WARNING)
             progress = Progress(
                 TextColumn("syncing"),
                 BarColumn(),
