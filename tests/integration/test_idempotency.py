@@ -12,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from billing.db import idempotency
+from billing.api.idempotency import _storable
+from billing.db import idempotency, line_items
 from billing.db.pool import Pool
 from tests.factories import Factory
 from tests.line_item_factories import Scene, build_scene
@@ -201,8 +202,6 @@ async def test_in_flight_duplicate_gets_409_and_a_crash_expires(
 async def test_server_errors_release_the_key(
     client: Client, scene: Scene, pool: Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from billing.db import line_items
-
     item = await scene.pending(scene.me, DAY)
     url = f"/v1/line-items/{item.id}/approve"
     real = line_items.decide
@@ -277,8 +276,6 @@ async def test_stored_responses_last_at_least_a_day(
 
 
 async def test_only_final_responses_are_stored() -> None:
-    from billing.api.idempotency import _storable
-
     assert await _storable(web.Response(status=201, body=b"{}")) == b"{}"
     assert await _storable(web.Response(status=200, body='{"a": 1}')) == b'{"a": 1}'
     assert await _storable(web.Response(status=404, text="x")) == b"x"

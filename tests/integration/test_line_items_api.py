@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from billing.db import apikeys, line_items
 from billing.db.pool import Pool
+from billing.domain.decisions import DecisionConflict, Requested
 from tests.factories import Factory
 from tests.line_item_factories import Scene, build_scene
 
@@ -466,3 +468,46 @@ async def test_fleet_summary(client: Client, scene: Scene) -> None:
         f"/v1/fleets/{scene.other_fleet.id}/summary", headers=auth(scene, "hr")
     )
     assert abroad.status == 404
+
+
+async def test_a_decider_waiting_on_the_row_lock_sees_the_new_version(
+    scene: Scene, pool: Pool
+) -> None:
+    item = await scene.pending(scene.me, DAY)
+    async with pool.acquire() as first, pool.acquire() as second:
+        who = await apikeys.authenticate(first, scene.keys["manager"])
+        holding = first.transaction()
+        await holding.start()
+        await line_items.decide(first, who, [Requested(item.id, "approve", 1)])
+
+        async def race() -> None:
+            async with second.transaction():
+                await line_items.decide(second, who, [Requested(item.id, "reject", 1, "no")])
+
+        waiting = asyncio.create_task(race())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()  # blocked on the row lock, not deciding on a stale read
+        await holding.commit()
+        with pytest.raises(DecisionConflict) as caught:
+            await waiting
+    assert "stale version 1" in caught.value.conflicts[0].problem
+
+
+async def test_overlapping_bulk_decisions_in_opposite_orders_do_not_deadlock(
+    client: Client, scene: Scene, factory: Factory
+) -> None:
+    second = {"Authorization": f"Bearer {await factory.key('manager', scene.fleet)}"}
+    for round_ in range(5):
+        a = await scene.pending(scene.me, date(2025, 5, 1 + round_))
+        b = await scene.pending(scene.colleague, date(2025, 5, 1 + round_))
+        forward = [{"id": str(i.id), "decision": "approve", "version": 1} for i in (a, b)]
+        backward = [
+            {"id": str(i.id), "decision": "reject", "reason": "dup", "version": 1} for i in (b, a)
+        ]
+        results = await asyncio.gather(
+            client.post(
+                "/v1/line-items/decisions", json={"decisions": forward}, headers=auth(scene)
+            ),
+            client.post("/v1/line-items/decisions", json={"decisions": backward}, headers=second),
+        )
+        assert sorted(r.status for r in results) == [200, 409]
