@@ -8,7 +8,7 @@ fleet, another employee), `stranger` (another fleet); fleet-level objects use `o
 
 from __future__ import annotations
 
-import io
+import asyncio
 import itertools
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from billing.api.keys import SETTINGS
 from billing.db.pool import Pool
 from tests.factories import Factory
 from tests.line_item_factories import ROLES, Scene, build_scene
@@ -421,10 +420,15 @@ async def test_lists_are_not_empty_for_the_admin(client: Client, world: World) -
     for endpoint in ENDPOINTS:
         if endpoint.items and endpoint.targets == ("-",):
             call = await endpoint.build(world, "-")
-            resp = await client.get(call.path, headers=headers)
-            entries = (await resp.json())[endpoint.items]
-            fleets = {e.get("fleet_id", e.get("id")) for e in entries}
-            assert len(fleets) >= 2 or endpoint.name == "charge records", endpoint.name
+            # the change feed waits for every open transaction on the server to end
+            async with asyncio.timeout(20):
+                while True:
+                    resp = await client.get(call.path, headers=headers)
+                    entries = (await resp.json())[endpoint.items]
+                    fleets = {e.get("fleet_id", e.get("id")) for e in entries}
+                    if len(fleets) >= 2 or endpoint.name == "charge records":
+                        break
+                    await asyncio.sleep(0.05)
 
 
 async def test_refused_decisions_change_nothing(client: Client, world: World, pool: Pool) -> None:
@@ -467,135 +471,3 @@ def test_the_leak_check_sees_leaks() -> None:
     assert leaks("manager", scene, [foreign_fleet]) != []
     assert leaks("hr", scene, [change]) != []
     assert leaks("admin", scene, [foreign_record, change]) == []
-
-
-@pytest.fixture
-async def document(client: Client) -> dict[str, Any]:
-    resp = await client.get("/v1/openapi.json")
-    body: dict[str, Any] = await resp.json()
-    return body
-
-
-def _concrete(path: str) -> str:
-    return path.replace("{id}", str(uuid.uuid4()))
-
-
-async def test_every_operation_needs_a_key(client: Client, document: dict[str, Any]) -> None:
-    for path, entry in document["paths"].items():
-        for method, op in entry.items():
-            for headers in ({}, {"Authorization": "Bearer fb_admin_AAAAAAAA_nope"}):
-                resp = await client.request(
-                    method, _concrete(path), headers=headers, allow_redirects=False
-                )
-                if op.get("security") == []:
-                    assert resp.status != 401, path
-                    continue
-                assert resp.status == 401, f"{method} {path}"
-                assert resp.headers["WWW-Authenticate"].startswith("Bearer")
-                assert resp.content_type == "application/problem+json"
-
-
-async def test_every_list_caps_its_page_size(
-    client: Client, world: World, document: dict[str, Any]
-) -> None:
-    headers = {"Authorization": f"Bearer {world.scene.keys['admin']}"}
-    lists = [
-        path
-        for path, entry in document["paths"].items()
-        if any(p["name"] == "limit" for p in entry.get("get", {}).get("parameters", []))
-    ]
-    assert len(lists) >= 8
-    for path in lists:
-        ok = await client.get(_concrete(path), params={"limit": "500"}, headers=headers)
-        assert ok.status == 200, path
-        too_many = await client.get(_concrete(path), params={"limit": "501"}, headers=headers)
-        assert too_many.status == 422, path
-        assert (await too_many.json())["errors"][0]["field"] == "query.limit"
-
-
-async def test_every_body_is_capped(client: Client, world: World, document: dict[str, Any]) -> None:
-    headers = {
-        "Authorization": f"Bearer {world.scene.keys['admin']}",
-        "Content-Type": "application/json",
-    }
-    huge = b'{"name": "' + b"x" * (client.app[SETTINGS].max_body_bytes + 1) + b'"}'
-    with_body = [
-        (method, path)
-        for path, entry in document["paths"].items()
-        for method, op in entry.items()
-        if method in ("post", "patch", "put")
-    ]
-    for method, path in with_body:
-        resp = await client.request(method, _concrete(path), data=io.BytesIO(huge), headers=headers)
-        assert resp.status == 413, f"{method} {path}"
-        assert resp.content_type == "application/problem+json"
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body"),
-    [
-        ("PATCH", "/v1/employees/{me}", {"fleet_id": "{other_fleet}"}),
-        ("PATCH", "/v1/employees/{me}", {"id": "{other_fleet}"}),
-        ("PATCH", "/v1/employees/{me}", {"created_at": "2020-01-01T00:00:00Z"}),
-        (
-            "POST",
-            "/v1/employees",
-            {"fleet_id": "{fleet}", "external_ref": "x", "name": "n", "active": False},
-        ),
-        (
-            "POST",
-            "/v1/tariffs",
-            {
-                "fleet_id": "{fleet}",
-                "price_per_kwh": "0.3",
-                "currency": "EUR",
-                "valid_from": "2001-01-01",
-                "id": "{other_fleet}",
-            },
-        ),
-        ("POST", "/v1/line-items/{item}/approve", {"version": 1, "status": "rejected"}),
-        ("POST", "/v1/line-items/{item}/approve", {"version": 1, "amount": "0"}),
-        ("POST", "/v1/line-items/{item}/approve", {"version": 1, "decided_by": "someone"}),
-        ("POST", "/v1/line-items/{item}/reject", {"version": 1, "reason": "r", "version_": 9}),
-        (
-            "POST",
-            "/v1/line-items/decisions",
-            {
-                "decisions": [
-                    {"id": "{item}", "version": 1, "decision": "approve", "status": "approved"}
-                ]
-            },
-        ),
-    ],
-)
-async def test_protected_fields_are_refused(
-    client: Client, world: World, pool: Pool, method: str, path: str, body: dict[str, Any]
-) -> None:
-    scene = world.scene
-    item = await _pending(world, "colleague")
-    names = {
-        "{me}": str(scene.me.id),
-        "{fleet}": str(scene.fleet.id),
-        "{other_fleet}": str(scene.other_fleet.id),
-        "{item}": str(item.id),
-    }
-
-    def fill(value: Any) -> Any:
-        if isinstance(value, str):
-            return names.get(value, value)
-        if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        return value
-
-    before = await pool.fetchval("SELECT count(*) FROM audit_events")
-    resp = await client.request(
-        method,
-        fill(path.replace("{me}", names["{me}"]).replace("{item}", names["{item}"])),
-        json=fill(body),
-        headers={"Authorization": f"Bearer {scene.keys['manager']}"},
-    )
-    assert resp.status == 422, await resp.text()
-    assert "unknown field" in {e["message"] for e in (await resp.json())["errors"]}
-    assert await pool.fetchval("SELECT count(*) FROM audit_events") == before
