@@ -41,12 +41,8 @@ def _checked_key(raw: str) -> str:
     elif len(raw) > MAX_KEY_LENGTH:
         problem_text = f"must be at most {MAX_KEY_LENGTH} characters"
     elif not raw.isprintable():
-        problem_text = "must consist of printable characters"
-    else:
-        try:
-            raw.encode("utf-8")
-        except UnicodeEncodeError:
-            problem_text = "must be valid UTF-8"
+        # also catches bytes that were not UTF-8: they arrive as (unprintable) surrogates
+        problem_text = "must consist of printable UTF-8 characters"
     if problem_text is not None:
         raise RequestValidationFailed([{"field": f"header.{HEADER}", "message": problem_text}])
     return raw

@@ -44,6 +44,7 @@ def decode_position(cursor: str | None) -> Position:
         isinstance(raw, list)
         and len(raw) == 2
         and isinstance(raw[0], str)
+        and raw[0].isascii()
         and raw[0].isdigit()
         and type(raw[1]) is int
         and int(raw[0]) < 2**63
