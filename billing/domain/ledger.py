@@ -328,40 +328,29 @@ def plan_repricing(
 ) -> tuple[RecordPlan, ...]:
     """Re-price one employee's records with `tariffs`, in date order, each against its lines.
 
-    With a cap, `records` must be all of the employee's records in the periods concerned:
-    each target is capped against the other records' pending and approved lines as the plans
-    before it leave them, exactly as reconciling the records one by one would.
+    With a cap, `records` must be all of the employee's records in the periods concerned,
+    since the cap is filled in date order (see `billing.domain.pricing`): a day's target
+    depends on what the days before it are paid once their own plans are applied.
     """
     if len({r.record_id for r in records}) != len(records):
         raise ValueError("each record may appear only once")
-    state = {r.record_id: list(r.lines) for r in records}
-    payable: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for r in records:
-        for line in r.lines:
-            if line.status != "rejected":
-                payable[billing_period(r.charge_date), line.currency] += line.amount
+    # What the records planned so far are paid, per period and currency: the cap's fill.
+    paid: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     # Lines a plan creates get stand-in ids: only their amounts are looked at here.
     counter = itertools.count(1)
     plans: list[RecordPlan] = []
     for r in sorted(records, key=lambda r: (r.charge_date, str(r.record_id))):
-        lines = state[r.record_id]
         period = billing_period(r.charge_date)
         target = price_day(r.home_kwh, r.charge_date, tariffs)
         if isinstance(target, Priced) and monthly_cap is not None:
-            others = payable[period, target.currency] - _payable(lines, target.currency)
-            target = cap_priced(target, others, monthly_cap)
-        actions = reconcile(target, lines)
-        after = apply(lines, actions, new_id=lambda: UUID(int=next(counter)))
-        for currency in {line.currency for line in after}:
-            payable[period, currency] += _payable(after, currency) - _payable(lines, currency)
-        state[r.record_id] = after
+            target = cap_priced(target, paid[period, target.currency], monthly_cap)
+        actions = reconcile(target, r.lines)
+        after = apply(r.lines, actions, new_id=lambda: UUID(int=next(counter)))
+        for line in after:
+            if line.status != "rejected":
+                paid[period, line.currency] += line.amount
         plans.append(RecordPlan(r.record_id, target, tuple(actions)))
     return tuple(plans)
-
-
-def _payable(lines: Sequence[LineState], currency: str) -> Decimal:
-    paid = (x.amount for x in lines if x.status != "rejected" and x.currency == currency)
-    return sum(paid, Decimal(0))
 
 
 def preview_correction(

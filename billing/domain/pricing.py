@@ -5,16 +5,18 @@ of the tariff in force that day, rounded once, half-up, to the currency's minor 
 other figure (adjustments, totals, what the cap withholds) is a sum or difference of such
 rounded amounts, so it needs no rounding of its own.
 
-Monthly cap, and how it meets restatements: the cap limits what one employee is paid in one
-period and currency. It is applied whenever a record's target is computed, against what the
-*other* records' lines of the same employee, period and currency add up to, counting pending
-and approved lines (rejected lines are not paid). The record's own lines are left out, so a
-restated record first gets back the room it already used, a decision on a record never
-changes that record's target, and no other record is ever re-cut: room is first come, first
-served. What the cap withholds is kept on the target as `cap_cut`, next to the full amount,
-as evidence. Lowering a cap does not claw back lines already computed; it limits every
-target computed afterwards. Rejecting a negative adjustment leaves the employee money the
-record no longer justifies; that decision, and only that one, can take a period over the cap.
+Monthly cap, and how it meets restatements: the cap limits what one employee is paid (pending
+and approved lines; rejected ones are not paid) in one period and currency. It is filled day by
+day in date order (record id breaking ties): a day's target is what it is worth, as far as the
+room left by what the days before it are paid allows. A day's target therefore depends only on
+the days before it, never on its own lines or decisions, so re-pricing a period twice changes
+nothing the second time. A restatement, correction or rejection can move room to later days:
+their pending lines follow and their decided lines get adjustments, like any re-pricing.
+Lowering a cap takes effect the same way, at the next re-pricing of the period. What the cap
+withholds from a day is kept on its target as `cap_cut`, next to the full amount, as evidence.
+The period never pays more than the cap, with two exceptions: a rejected negative adjustment
+(money the record no longer justifies) leaves that money with the employee, and a day that
+has lost its tariff keeps its lines as they are; only later days of the period make up.
 """
 
 from __future__ import annotations
@@ -211,9 +213,10 @@ def apply_cap(
 ) -> tuple[Decimal, Decimal]:
     """`(paid, cut)`: the part of `amount` that still fits under `cap`, and the part withheld.
 
-    `already_in_period` is what the employee's other records' pending and approved lines of
-    the period add up to in `currency`. The room left is rounded down to the minor unit, so
-    a cap with finer digits than the currency is never exceeded.
+    `already_in_period` is what the pending and approved lines of the employee's records dated
+    before this one (same day: lower record id) in the period add up to in `currency`. The room
+    left is rounded down to the minor unit, so a cap with finer digits than the currency is
+    never exceeded.
     """
     amount = as_money(amount, currency)
     if amount < 0:
