@@ -17,8 +17,13 @@ from tests.integration.test_tokens import _env
 
 async def _billing(settings: Settings, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "billing", *args, env=_env(settings),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "billing",
+        *args,
+        env=_env(settings),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await proc.communicate()
     assert proc.returncode is not None
@@ -58,8 +63,12 @@ async def test_sync_json_lines_and_exit_status(
 
     # the logs (stderr, JSON) carry request ids but never a token
     newest = sim.user(user.user_id)
-    for secret in (user.access_token, user.refresh_token, newest.access_token,
-                   newest.refresh_token):
+    for secret in (
+        user.access_token,
+        user.refresh_token,
+        newest.access_token,
+        newest.refresh_token,
+    ):
         assert secret
         assert secret not in err
         assert secret not in out
@@ -68,7 +77,8 @@ async def test_sync_json_lines_and_exit_status(
 async def _user_of(pool: Pool, vehicle_id: Any) -> str:
     user_id: str = await pool.fetchval(
         "SELECT c.smartcar_user_id FROM vehicles v JOIN smartcar_connections c "
-        "ON c.id = v.connection_id WHERE v.id = $1", vehicle_id,
+        "ON c.id = v.connection_id WHERE v.id = $1",
+        vehicle_id,
     )
     return user_id
 

@@ -27,16 +27,19 @@ async def api(sync_settings: Settings) -> AsyncIterator[Client]:
 
 async def _consent(start: URL, **extra: str) -> URL:
     """Follow Connect like a browser would: the simulator consents and redirects back."""
-    async with aiohttp.ClientSession() as browser:
-        async with browser.get(start.update_query(extra), allow_redirects=False) as response:
-            assert response.status == 302, await response.text()
-            return URL(response.headers["Location"])
+    async with (
+        aiohttp.ClientSession() as browser,
+        browser.get(start.update_query(extra), allow_redirects=False) as response,
+    ):
+        assert response.status == 302, await response.text()
+        return URL(response.headers["Location"])
 
 
 async def _start(api: Client, key: str, employee_id: Any) -> URL:
     response = await api.get(
         f"/v1/connect/start?employee_id={employee_id}",
-        headers={"Authorization": f"Bearer {key}"}, allow_redirects=False,
+        headers={"Authorization": f"Bearer {key}"},
+        allow_redirects=False,
     )
     assert response.status == 302, await response.text()
     location = URL(response.headers["Location"])
@@ -100,7 +103,8 @@ async def test_who_may_start_connect(api: Client, factory: Factory) -> None:
     for key, employee_id, status in cases:
         response = await api.get(
             f"/v1/connect/start?employee_id={employee_id}",
-            headers={"Authorization": f"Bearer {key}"}, allow_redirects=False,
+            headers={"Authorization": f"Bearer {key}"},
+            allow_redirects=False,
         )
         assert response.status == status
 
@@ -116,7 +120,7 @@ async def test_reconnecting_a_broken_vehicle_reuses_its_row(
     vehicle = await pool.fetchrow("SELECT id FROM vehicles")
     await pool.execute(
         "UPDATE vehicles SET sync_state = 'needs_reauth', synced_through = '2026-01-01', "
-        "last_error = '{\"type\": \"PERMISSION\"}'"
+        'last_error = \'{"type": "PERMISSION"}\''
     )
     user_id = await pool.fetchval("SELECT smartcar_user_id FROM smartcar_connections")
     again = await _consent(await _start(api, manager, employee.id), sim_user=user_id)

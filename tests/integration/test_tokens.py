@@ -84,8 +84,13 @@ async def test_150_callers_in_3_processes_cause_exactly_one_refresh(
     connection_id = await _connection(pool)
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", RACE, str(connection_id), env=_env(sync_settings),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            RACE,
+            str(connection_id),
+            env=_env(sync_settings),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         for _ in range(3)
     ]
@@ -106,7 +111,10 @@ async def test_150_callers_in_3_processes_cause_exactly_one_refresh(
 
 
 async def test_a_refresh_whose_answer_is_lost_is_recovered_within_the_grace_window(
-    sync_settings: Settings, sim: Simulator, pool: Pool, factory: Factory,
+    sync_settings: Settings,
+    sim: Simulator,
+    pool: Pool,
+    factory: Factory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -129,7 +137,11 @@ async def test_a_refresh_whose_answer_is_lost_is_recovered_within_the_grace_wind
     stored = await pool.fetchval("SELECT refresh_token_enc FROM smartcar_connections")
     assert TokenCipher(SECRET_KEY).decrypt(stored) == newest.refresh_token
     # no token value reached the logs, at any level
-    for secret in (user.access_token, user.refresh_token, newest.access_token,
-                   newest.refresh_token):
+    for secret in (
+        user.access_token,
+        user.refresh_token,
+        newest.access_token,
+        newest.refresh_token,
+    ):
         assert secret
         assert secret not in caplog.text
