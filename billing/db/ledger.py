@@ -4,7 +4,7 @@ transaction, with an audit event for every line created or changed."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, assert_never
@@ -22,6 +22,7 @@ from billing.domain.ledger import (
     CreateCharge,
     LineState,
     RecordLedger,
+    RecordPlan,
     UpdatePending,
     plan_repricing,
 )
@@ -36,7 +37,7 @@ class LedgerResult:
     unpriced: int
 
 
-def _line_state(row: asyncpg.Record) -> LineState:
+def line_state(row: asyncpg.Record) -> LineState:
     return LineState(
         id=row["id"],
         kind=row["kind"],
@@ -51,7 +52,7 @@ def _line_state(row: asyncpg.Record) -> LineState:
     )
 
 
-def _tariff(row: asyncpg.Record) -> TariffRange:
+def tariff_range(row: asyncpg.Record) -> TariffRange:
     return TariffRange(
         id=row["id"],
         employee_id=row["employee_id"],
@@ -64,7 +65,10 @@ def _tariff(row: asyncpg.Record) -> TariffRange:
 
 
 def _evidence(
-    target: Priced | None, record: asyncpg.Record, tariffs: dict[UUID, TariffRange], tariff_id: UUID
+    target: Priced | None,
+    record: asyncpg.Record,
+    tariffs: Mapping[UUID, TariffRange],
+    tariff_id: UUID,
 ) -> dict[str, Any]:
     tariff = tariffs.get(tariff_id)
     evidence: dict[str, Any] = {
@@ -126,36 +130,59 @@ async def _reconcile_employee(
         # A cap couples every day of a period: re-plan the whole periods concerned.
         periods = sorted({billing_period(r["charge_date"]) for r in records})
         records = list(await conn.fetch(_q.employee_records_in_periods, employee_id, periods))
-    tariffs = {t.id: t for t in map(_tariff, await conn.fetch(_q.employee_tariffs, employee_id))}
+    tariffs = {
+        t.id: t for t in map(tariff_range, await conn.fetch(_q.employee_tariffs, employee_id))
+    }
     line_rows = await conn.fetch(_q.lock_lines, [r["id"] for r in records])
     lines: defaultdict[UUID, list[asyncpg.Record]] = defaultdict(list)
-    for line in line_rows:
+    # A record's lines reach the ledger in creation order.
+    for line in sorted(line_rows, key=lambda x: (x["created_at"], x["id"])):
         lines[line["charge_record_id"]].append(line)
     ledgers = [
         RecordLedger(
-            r["id"], r["charge_date"], r["home_kwh"], tuple(_line_state(x) for x in lines[r["id"]])
+            r["id"], r["charge_date"], r["home_kwh"], tuple(line_state(x) for x in lines[r["id"]])
         )
         for r in records
     ]
     plans = plan_repricing(ledgers, list(tariffs.values()), monthly_cap=cap)
     by_id = {r["id"]: r for r in records}
     line_by_id = {line["id"]: line for line in line_rows}
-    changed = 0
+    written = await apply_plans(conn, plans, by_id, line_by_id, tariffs, actor=actor)
+    return LedgerResult(len(written), sum(isinstance(p.target, Unpriced) for p in plans))
+
+
+async def apply_plans(
+    conn: Connection,
+    plans: Sequence[RecordPlan],
+    records: Mapping[UUID, asyncpg.Record],
+    lines: Mapping[UUID, asyncpg.Record],
+    tariffs: Mapping[UUID, TariffRange],
+    *,
+    actor: str,
+) -> list[asyncpg.Record]:
+    """Write `plans`, each line created or changed with its audit event.
+
+    `records` are the planned records' rows (as `records_for_pricing` returns them), `lines`
+    their line rows locked by this transaction, `tariffs` every tariff a plan prices with.
+    Returns the rows written, one per action, in plan order.
+    """
+    written: list[asyncpg.Record] = []
     for plan in plans:
         for action in plan.actions:
-            await _apply(conn, action, by_id[plan.record_id], line_by_id, tariffs, actor)
-            changed += 1
-    return LedgerResult(changed, sum(isinstance(p.target, Unpriced) for p in plans))
+            written.append(
+                await _apply(conn, action, records[plan.record_id], lines, tariffs, actor)
+            )
+    return written
 
 
 async def _apply(
     conn: Connection,
     action: Action,
     record: asyncpg.Record,
-    lines: dict[UUID, asyncpg.Record],
-    tariffs: dict[UUID, TariffRange],
+    lines: Mapping[UUID, asyncpg.Record],
+    tariffs: Mapping[UUID, TariffRange],
     actor: str,
-) -> None:
+) -> asyncpg.Record:
     common = (
         record["fleet_id"],
         record["employee_id"],
@@ -221,6 +248,7 @@ async def _apply(
         before=before,
         after=dict(row),
     )
+    return row
 
 
 async def price_unpriced(

@@ -192,6 +192,14 @@ class Tariff(Record):
     valid_to: date | None
     source: str | None
     created_at: datetime
+    correction_id: UUID | None = Field(
+        default=None, description="the correction that created this tariff, if one did"
+    )
+    replaced_by: UUID | None = Field(
+        default=None,
+        description="the correction that replaced this tariff; a replaced tariff is no longer"
+        " in force, and the tariffs that replaced it cover its range",
+    )
 
 
 # Audit

@@ -12,14 +12,15 @@ WHERE r.employee_id = $1 AND to_char(r.charge_date, 'YYYY-MM') = ANY($2::text[])
 
 -- name: employee_tariffs
 SELECT t.* FROM tariffs t JOIN employees e ON e.fleet_id = t.fleet_id
-WHERE e.id = $1 AND (t.employee_id IS NULL OR t.employee_id = e.id);
+WHERE e.id = $1 AND (t.employee_id IS NULL OR t.employee_id = e.id) AND t.replaced_by IS NULL;
 
 -- name: employee_cap
 SELECT monthly_cap FROM employees WHERE id = $1;
 
 -- name: lock_lines
+-- In id order, as decisions and corrections lock lines, so none of them can deadlock another.
 SELECT * FROM line_items WHERE charge_record_id = ANY($1::uuid[])
-ORDER BY created_at, id
+ORDER BY id
 FOR UPDATE;
 
 -- name: insert_line

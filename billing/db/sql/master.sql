@@ -47,7 +47,7 @@ SELECT * FROM tariffs WHERE id = $1;
 SELECT * FROM tariffs
 WHERE ($1::uuid IS NULL OR fleet_id = $1)
   AND ($2::uuid IS NULL OR employee_id = $2 OR ($3::boolean AND employee_id IS NULL))
-  AND ($4::date IS NULL OR daterange(valid_from, valid_to, '[)') @> $4)
+  AND ($4::date IS NULL OR (replaced_by IS NULL AND daterange(valid_from, valid_to, '[)') @> $4))
   AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
 ORDER BY created_at, id
 LIMIT $7;
