@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -47,11 +47,23 @@ class _Day:
     raw: Any
 
 
+def record_day(day_start: datetime, timezone: str) -> date:
+    """The day a daily record belongs to, in the employee's time zone.
+
+    A value of exactly midnight UTC carries a calendar date and no time of day (the API's
+    ISO form, or a plain date): moving it into a zone west of UTC would bill it a day early.
+    """
+    utc = day_start.astimezone(UTC)
+    if utc.time() == time(0):
+        return utc.date()
+    return charge_day(day_start, timezone)
+
+
 def _days(records: Sequence[UpstreamChargeRecord], timezone: str) -> list[_Day]:
     """One entry per local day; two upstream records on the same local day are added up."""
     merged: dict[date, _Day] = {}
     for record in records:
-        day = charge_day(record.day_start, timezone)
+        day = record_day(record.day_start, timezone)
         seen = merged.get(day)
         if seen is None:
             merged[day] = _Day(
