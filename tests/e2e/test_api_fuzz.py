@@ -21,7 +21,7 @@ import pytest
 import requests
 import schemathesis
 from aiohttp import web
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -127,7 +127,11 @@ def _document() -> dict[str, Any]:
 
 DOCUMENT = _document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
-schema.config.generation.update(max_examples=MAX_EXAMPLES)
+# Deterministic, so CI sees the same cases every run; the key is sent by the test itself,
+# so cases that tamper with Authorization would be overwritten and misjudged.
+schema.config.generation.update(
+    max_examples=MAX_EXAMPLES, deterministic=True, with_security_parameters=False
+)
 
 
 def _known_id(case: Case, live_api: LiveApi) -> None:
@@ -145,6 +149,14 @@ def _known_id(case: Case, live_api: LiveApi) -> None:
         if case.path.startswith(prefix):
             case.path_parameters = {**(case.path_parameters or {}), "id": ids[digest[1] % len(ids)]}
             return
+
+
+def _lost_in_transit(case: Case) -> bool:
+    """An invalid query value that never reaches the server (an empty list or object is not
+    serialised at all) leaves a valid request, which a server rightly accepts."""
+    if case.meta is None or not case.meta.generation.mode.is_negative:
+        return False
+    return any(value in ([], {}) for value in (case.query or {}).values())
 
 
 CHECKS = [
@@ -172,6 +184,8 @@ KNOWN_ISSUES: dict[tuple[str, str], tuple[Any, ...]] = {
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_answers_within_its_document(case: Case, live_api: LiveApi) -> None:
+    if _lost_in_transit(case):
+        reject()
     _known_id(case, live_api)
     case.call_and_validate(
         base_url=live_api.base_url,
