@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 
+import aiohttp
 from aiohttp import web
 
 from billing.api.auth import auth_middleware
 from billing.api.idempotency import idempotency_middleware
-from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS
+from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS, SMARTCAR
 from billing.api.metrics import HttpMetrics
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
@@ -17,6 +18,8 @@ from billing.api.registry import add_routes
 from billing.api.routes import (
     audit,
     changes,
+    connect,
+    corrections,
     employees,
     fleets,
     health,
@@ -29,6 +32,7 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.pool import create_pool
+from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
     health.routes,
@@ -36,11 +40,19 @@ ROUTE_GROUPS = [
     employees.routes,
     vehicles.routes,
     tariffs.routes,
+    corrections.routes,
     audit.routes,
     line_items.routes,
     changes.routes,
     summary.routes,
+    connect.routes,
 ]
+
+
+async def _smartcar(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as session:
+        app[SMARTCAR] = SmartcarClient.from_settings(session, app[SETTINGS])
+        yield
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -67,4 +79,5 @@ def create_app(settings: Settings) -> web.Application:
     app[CIPHER] = TokenCipher(settings.secret_key.get_secret_value())
     app[OPENAPI] = build_document(operations, version=version("fleet-billing"))
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_smartcar)
     return app
