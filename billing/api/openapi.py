@@ -89,6 +89,10 @@ def _responses(op: Operation) -> dict[str, Any]:
         codes |= {401, 404}
     for code in sorted(codes):
         responses[str(code)] = {"description": _ERROR_TITLES.get(code, "Error"), "content": problem}
+    for code in op.html_errors:
+        page = {"text/html": {"schema": {"type": "string"}}}
+        entry = responses.setdefault(str(code), {"description": _ERROR_TITLES.get(code, "Error")})
+        entry["content"] = {**entry.get("content", {}), **page}
     return responses
 
 

@@ -39,7 +39,7 @@ class VehicleQuery(PageQuery):
 class TariffQuery(PageQuery):
     fleet_id: UUID | None = None
     employee_id: UUID | None = None
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class AuditQuery(PageQuery):

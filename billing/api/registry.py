@@ -34,6 +34,7 @@ class Operation:
     public: bool = False
     errors: tuple[int, ...] = ()
     raw_response: str | None = None  # media type of a non-JSON response (redirect, HTML …)
+    html_errors: tuple[int, ...] = ()  # error statuses answered with a page for a person
 
     @property
     def operation_id(self) -> str:
@@ -60,6 +61,7 @@ class Routes:
         public: bool = False,
         errors: tuple[int, ...] = (),
         raw_response: str | None = None,
+        html_errors: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.operations.append(
@@ -76,6 +78,7 @@ class Routes:
                     public,
                     errors,
                     raw_response,
+                    html_errors,
                 )
             )
             return handler

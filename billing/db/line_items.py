@@ -98,8 +98,11 @@ async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]
     """
     rows = await conn.fetch(_q.lock_line_items, [r.id for r in requests])
     current = {row["id"]: line_item_from_row(row) for row in rows}
+    adjusted = frozenset(
+        row["adjusts_id"] for row in await conn.fetch(_q.adjusted_among, list(current))
+    )
     decided: list[LineItem] = []
-    for step in plan(who, current, requests):
+    for step in plan(who, current, requests, adjusted):
         row = await conn.fetchrow(
             _q.decide_line_item, step.before.id, step.status, who.actor, step.reason
         )

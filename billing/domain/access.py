@@ -44,10 +44,13 @@ class Principal:
             raise NotFound()
 
     def check_manages(self, fleet_id: UUID, employee_id: UUID | None = None) -> None:
-        """Master data, tariffs and approvals: admins anywhere, managers in their fleet."""
+        """Master data, tariffs and approvals: admins anywhere, managers in their fleet, but
+        never a manager key bound to an employee for that employee's own money."""
         self.check_sees(fleet_id, employee_id)
         if self.role not in ("admin", "manager"):
             raise Forbidden(f"the {self.role} role may not change this")
+        if employee_id is not None and employee_id == self.employee_id:
+            raise Forbidden("a key bound to an employee cannot change that employee's own data")
 
     def scope_fleet(self, requested: UUID | None) -> UUID | None:
         """The fleet a list is limited to: the key's own, or for admins the requested one."""

@@ -52,9 +52,10 @@ class DecisionConflict(Conflict):
 
 def check_may_decide(who: Principal, item: LineItem) -> None:
     """Admins anywhere, managers in their fleet, except for the employee a key is bound to."""
-    who.check_manages(item.fleet_id, item.employee_id)
+    who.check_sees(item.fleet_id, item.employee_id)
     if who.employee_id is not None and who.employee_id == item.employee_id:
         raise Forbidden("a key bound to an employee cannot decide that employee's own items")
+    who.check_manages(item.fleet_id, item.employee_id)
 
 
 def target_status(action: Action) -> LineItemStatus:
@@ -69,7 +70,7 @@ def target_status(action: Action) -> LineItemStatus:
             assert_never(action)
 
 
-def _transition_problem(item: LineItem, action: Action) -> str | None:
+def _transition_problem(item: LineItem, action: Action, adjusted: bool) -> str | None:
     match action:
         case "approve" | "reject":
             if item.status != "pending":
@@ -80,17 +81,25 @@ def _transition_problem(item: LineItem, action: Action) -> str | None:
                 return "is pending; there is no decision to reopen"
             if item.statement_id is not None:
                 return "is on a statement; correct it with an adjustment instead"
+            if adjusted:
+                # Its adjustments were computed against this decision; reopening the charge
+                # line under them would leave a pending line with adjustments hanging off it.
+                return "has adjustment lines; decide those instead"
             return None
         case _:
             assert_never(action)
 
 
 def plan(
-    who: Principal, current: Mapping[UUID, LineItem], requests: Sequence[Requested]
+    who: Principal,
+    current: Mapping[UUID, LineItem],
+    requests: Sequence[Requested],
+    adjusted: frozenset[UUID] = frozenset(),
 ) -> list[Transition]:
     """The transitions for `requests` against the locked `current` items, all or nothing.
 
-    Missing or invisible items raise NotFound, a role or binding that may not decide raises
+    `adjusted` holds the items that adjustment lines point at. Missing or invisible items raise
+    NotFound, a role or binding that may not decide raises
     Forbidden, and stale versions or impossible transitions raise one DecisionConflict naming
     every offending item.
     """
@@ -109,7 +118,7 @@ def plan(
                 f"stale version {request.version}; the item is at version {item.version}"
             )
         else:
-            problem = _transition_problem(item, request.action)
+            problem = _transition_problem(item, request.action, item.id in adjusted)
         if problem is not None:
             conflicts.append(ItemConflict(index, item.id, problem))
             continue

@@ -171,16 +171,6 @@ CHECKS = [
 ]
 
 
-# Findings in operations this suite does not own, reported to their owners; each entry
-# switches off one check for one operation until it is fixed.
-KNOWN_ISSUES: dict[tuple[str, str], tuple[Any, ...]] = {
-    # TariffQuery.on is a plain `date`: pydantic reads "0" as the Unix epoch day
-    ("GET", "/v1/tariffs"): (negative_data_rejection,),
-    # the callback answers its errors as an HTML page; the document says problem+json
-    ("GET", "/v1/connect/callback"): (content_type_conformance,),
-}
-
-
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_answers_within_its_document(case: Case, live_api: LiveApi) -> None:
@@ -190,11 +180,7 @@ def test_api_answers_within_its_document(case: Case, live_api: LiveApi) -> None:
     case.call_and_validate(
         base_url=live_api.base_url,
         headers={"Authorization": f"Bearer {live_api.admin_key}"},
-        checks=[
-            check
-            for check in CHECKS
-            if check not in KNOWN_ISSUES.get((case.method.upper(), case.path), ())
-        ],
+        checks=CHECKS,
     )
 
 

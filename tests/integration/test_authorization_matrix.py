@@ -76,6 +76,17 @@ def manage(ok: int = 200) -> Callable[[str, str], int]:
     return status
 
 
+def manage_others(ok: int = 200) -> Callable[[str, str], int]:
+    """Changing an employee's own data: never by a manager key bound to that employee."""
+
+    def status(role: str, target: str) -> int:
+        if sees(role, target) and role == "bound_manager" and target == "me":
+            return 403
+        return manage(ok)(role, target)
+
+    return status
+
+
 def decide(role: str, target: str) -> int:
     if not sees(role, target):
         return 404
@@ -104,6 +115,8 @@ def manage_in_fleet(ok: int) -> Callable[[str, str], int]:
     def status(role: str, target: str) -> int:
         if target == "stranger" and role != "admin":
             return 404
+        if role == "bound_manager" and target == "me":
+            return 403  # not for the employee the key is bound to
         return ok if role in MANAGERS else 403
 
     return status
@@ -291,9 +304,9 @@ ENDPOINTS = [
         "patch employee",
         EMPLOYEES,
         _employee_path(method="PATCH", body={"name": "Renamed"}),
-        manage(),
+        manage_others(),
     ),
-    Endpoint("create vehicle", EMPLOYEES, _create_vehicle, manage(201)),
+    Endpoint("create vehicle", EMPLOYEES, _create_vehicle, manage_others(201)),
     Endpoint("list vehicles", ("-",), _static("GET", "/v1/vehicles"), _everyone(), "items"),
     Endpoint("list vehicles of fleet", FLEETS, _fleet_filter("/v1/vehicles"), read(), "items"),
     Endpoint("list vehicles of", EMPLOYEES, _employee_filter("/v1/vehicles"), filtered, "items"),

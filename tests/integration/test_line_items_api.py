@@ -268,6 +268,21 @@ async def test_reopen_refused_once_on_a_statement(client: Client, scene: Scene) 
     assert "statement" in (await resp.json())["errors"][0]["message"]
 
 
+async def test_reopen_refused_for_a_charge_line_with_adjustments(
+    client: Client, scene: Scene
+) -> None:
+    record = await scene.items.charge_record(scene.vehicle_of(scene.me), DAY)
+    item = await scene.items.line_item(record, scene.tariff, status="approved")
+    await scene.items.line_item(record, scene.tariff, adjusts=item)
+    resp = await client.post(
+        f"/v1/line-items/{item.id}/reopen",
+        json={"version": 1, "reason": "oops"},
+        headers=auth(scene),
+    )
+    assert resp.status == 409
+    assert "adjustment" in (await resp.json())["errors"][0]["message"]
+
+
 async def test_bulk_decisions_apply_all(client: Client, scene: Scene, pool: Pool) -> None:
     a = await scene.pending(scene.me, date(2025, 3, 1))
     b = await scene.pending(scene.colleague, date(2025, 3, 1))

@@ -111,7 +111,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
     query=ConnectCallbackQuery,
     public=True,
     raw_response="text/html",
-    errors=(400, 502),
+    html_errors=(400, 502),
 )
 async def connect_callback(request: web.Request, query: ConnectCallbackQuery) -> web.Response:
     settings = request.app[SETTINGS]

@@ -32,7 +32,7 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
         await master.get_fleet(conn, body.fleet_id)
         if body.employee_id is not None:
             employee = await master.get_employee(conn, body.employee_id)
-            who.check_sees(employee.fleet_id, employee.id)
+            who.check_manages(employee.fleet_id, employee.id)
         tariff = await master.insert_tariff(conn, body)
         await audit.record(
             conn,

@@ -13,7 +13,7 @@ from billing.api.routes.common import path_id, pool
 from billing.db import audit, master, vehicles
 from billing.db.pages import decode_cursor, next_cursor
 from billing.db.pool import transaction
-from billing.domain.errors import Conflict
+from billing.domain.errors import Conflict, Forbidden
 from billing.domain.models import Vehicle, VehicleCreate, VehiclePage
 
 routes = Routes()
@@ -102,7 +102,9 @@ async def request_vehicle_sync(request: web.Request) -> Vehicle:
     who = principal(request)
     async with transaction(pool(request)) as conn:
         vehicle = await vehicles.get_vehicle(conn, path_id(request))
-        who.check_manages(vehicle.fleet_id, vehicle.employee_id)
+        who.check_sees(vehicle.fleet_id, vehicle.employee_id)
+        if who.role not in ("admin", "manager"):
+            raise Forbidden(f"the {who.role} role may not ask for a sync")
         if not await vehicles.request_sync(conn, vehicle.id):
             raise Conflict("this vehicle cannot provide charge records; it is not polled")
         return await vehicles.get_vehicle(conn, vehicle.id)

@@ -17,6 +17,9 @@ SELECT * FROM line_items WHERE id = $1;
 -- In id order, so two bulk decisions over overlapping items cannot deadlock.
 SELECT * FROM line_items WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
 
+-- name: adjusted_among
+SELECT DISTINCT adjusts_id FROM line_items WHERE adjusts_id = ANY($1::uuid[]);
+
 -- name: decide_line_item
 UPDATE line_items SET
     status = $2,
