@@ -128,3 +128,8 @@ async def list_tariffs(
         limit,
     )
     return [Tariff.model_validate(dict(row)) for row in rows]
+
+
+async def lock_fleet_tariffs(conn: Connection, fleet_id: UUID) -> None:
+    if await conn.fetchval(_q.lock_fleet_tariffs, fleet_id) is None:
+        raise NotFound("no such fleet")

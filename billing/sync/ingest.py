@@ -93,6 +93,7 @@ async def store_records(
     days = _days(result.records, owner.timezone)
     if not days:
         return IngestResult(0, 0, 0)
+    await conn.execute(_q.share_fleet, owner.fleet_id)
     previous = {
         row["charge_date"]: row
         for row in await conn.fetch(

@@ -64,3 +64,17 @@ def test_list_scoping() -> None:
     assert principal("employee", ME).scope_employee(None) == ME
     with pytest.raises(NotFound):
         principal("employee", ME).scope_employee(COLLEAGUE)
+
+
+def test_a_manager_key_bound_to_an_employee_cannot_manage_that_employee() -> None:
+    bound = Principal(
+        key_id=uuid.uuid4(),
+        prefix="fb_manager_12345678",
+        role="manager",
+        fleet_id=FLEET,
+        employee_id=ME,
+    )
+    bound.check_manages(FLEET, COLLEAGUE)
+    bound.check_manages(FLEET)
+    with pytest.raises(Forbidden, match="own data"):
+        bound.check_manages(FLEET, ME)

@@ -29,7 +29,7 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
     who = principal(request)
     who.check_manages(body.fleet_id)
     async with transaction(pool(request)) as conn:
-        await master.get_fleet(conn, body.fleet_id)
+        await master.lock_fleet_tariffs(conn, body.fleet_id)
         if body.employee_id is not None:
             employee = await master.get_employee(conn, body.employee_id)
             who.check_manages(employee.fleet_id, employee.id)

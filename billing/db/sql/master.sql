@@ -51,3 +51,8 @@ WHERE ($1::uuid IS NULL OR fleet_id = $1)
   AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
 ORDER BY created_at, id
 LIMIT $7;
+
+-- name: lock_fleet_tariffs
+-- Taken by every tariff change, so a sync pricing records meanwhile (FOR SHARE) is either
+-- done before it or sees the new tariff.
+SELECT 1 FROM fleets WHERE id = $1 FOR NO KEY UPDATE;

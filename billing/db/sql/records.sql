@@ -34,3 +34,8 @@ ORDER BY charge_date;
 -- name: set_flags
 UPDATE charge_records SET flags = $3
 WHERE vehicle_id = $1 AND charge_date = $2 AND flags IS DISTINCT FROM $3;
+
+-- name: share_fleet
+-- Pricing reads the fleet's tariffs: hold off tariff changes (which take this row exclusively)
+-- until the records and their lines are written.
+SELECT 1 FROM fleets WHERE id = $1 FOR SHARE;
