@@ -100,57 +100,78 @@ async def run_pass(
     """
     report = PassReport()
     seen: set[UUID] = set()
-    limit = asyncio.Semaphore(ctx.settings.smartcar_concurrency)
     tasks: set[asyncio.Task[None]] = set()
+    failures: list[BaseException] = []
 
     async def read(vehicle_id: UUID) -> None:
-        async with limit:
-            try:
-                result = await sync_vehicle(ctx, vehicle_id)
-            finally:
-                await ctx.pool.execute(_q.release_lease, vehicle_id, ctx.worker)
-            if not result.called:
-                async with ctx.pool.acquire() as conn:
+        result: SyncResult | None = None
+        try:
+            result = await sync_vehicle(ctx, vehicle_id)
+        finally:
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                await ctx.bucket.settle(conn)
+                await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
+                if result is not None and not result.called:
                     await ctx.bucket.refund(conn, 1)
         report.results.append(result)
         if on_result is not None:
             on_result(result)
 
-    while stop is None or not stop.is_set():
-        batch = max(1, ctx.settings.smartcar_concurrency - len(tasks))
-        async with ctx.pool.acquire() as conn:
-            granted = await ctx.bucket.take(conn, batch)
-            claimed: list[UUID] = []
+    def done(task: asyncio.Task[None]) -> None:
+        tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            failures.append(error)
+
+    try:
+        while stop is None or not stop.is_set():
+            if len(tasks) >= ctx.settings.smartcar_concurrency:
+                # Budget is taken only for a read that starts at once: a granted call waiting
+                # for a free slot would hold its lease idle, and reach Smartcar late.
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            wanted = [v for v in dict.fromkeys(only) if v not in seen] if only else None
+            if only and not wanted:
+                break
+            batch = ctx.settings.smartcar_concurrency - len(tasks)
+            # One transaction: the leases are calls in flight for every other process's take.
+            async with ctx.pool.acquire() as conn, conn.transaction():
+                granted = await ctx.bucket.take(conn, batch)
+                claimed: list[UUID] = []
+                if granted:
+                    rows = await conn.fetch(
+                        _q.claim_due,
+                        ctx.clock(),
+                        ctx.worker,
+                        granted,
+                        wanted,
+                        _lease_seconds(ctx.settings),
+                        bool(only),
+                    )
+                    claimed = [row["id"] for row in rows if row["id"] not in seen]
+                    for vehicle_id in {row["id"] for row in rows} & seen:
+                        # Due again after its read in this pass: left for the next pass.
+                        await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
+                    await ctx.bucket.refund(conn, granted - len(claimed))
+            for vehicle_id in claimed:
+                seen.add(vehicle_id)
+                task = asyncio.create_task(read(vehicle_id))
+                tasks.add(task)
+                task.add_done_callback(done)
+            if claimed:
+                continue
             if granted:
-                rows = await conn.fetch(
-                    _q.claim_due,
-                    ctx.clock(),
-                    ctx.worker,
-                    granted,
-                    list(only) if only else None,
-                    _lease_seconds(ctx.settings),
-                    bool(only),
-                )
-                claimed = [row["id"] for row in rows if row["id"] not in seen]
-                await ctx.bucket.refund(conn, granted - len(claimed))
-        for vehicle_id in claimed:
-            seen.add(vehicle_id)
-            task = asyncio.create_task(read(vehicle_id))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if claimed:
-            continue
-        if granted:
-            # Budget was there but nothing is due (any more): the pass is over once the
-            # reads in flight finish.
-            break
-        if not wait_for_budget:
-            break
-        if only and len(seen) == len(set(only)):
-            break
-        await _sleep_or_stop(1.0, stop)
-    if tasks:
-        await asyncio.gather(*tasks)
+                # Budget was there but nothing is due (any more): the pass is over once the
+                # reads in flight finish.
+                break
+            if not wait_for_budget:
+                break
+            await _sleep_or_stop(1.0, stop)
+    finally:
+        # No read outlives its pass: the caller closes the pool and the HTTP session next.
+        if tasks:
+            await asyncio.wait(tasks)
+    if failures:
+        raise failures[0]
     for vehicle_id in dict.fromkeys(only or ()):
         if vehicle_id not in seen:
             result = await explain_skip(ctx, vehicle_id)

@@ -167,7 +167,8 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     except ConnectionBroken as broken:
         return SyncResult(vehicle_id, "needs_reauth", error=broken.error.to_json())
     except SmartcarError as error:
-        return await _record_failure(ctx, row, error, now)
+        # Retry-After counts from the answer, not from when the call was started.
+        return await _record_failure(ctx, row, error, ctx.clock())
     owner = VehicleOwner(row["id"], row["employee_id"], row["fleet_id"], row["timezone"])
     async with transaction(ctx.pool) as conn:
         stored = await store_records(conn, owner, result, actor=f"sync:{ctx.worker}")

@@ -94,9 +94,15 @@ class Worker:
         try:
             await self.stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
+            # Shutting the scheduler down cancels the jobs it is running, reads in flight
+            # included: fire no new jobs, let the running ones finish (they see `stop`), and
+            # only then shut it down.
+            scheduler.pause()
             if self._running:
                 log.info("finishing %d job(s) in flight", len(self._running))
                 await asyncio.gather(*self._running, return_exceptions=True)
-            await self.ctx.pool.execute(_q.release_all, self.ctx.worker)
+            scheduler.shutdown(wait=False)
+            async with self.ctx.pool.acquire() as conn, conn.transaction():
+                await self.ctx.bucket.settle(conn)
+                await conn.execute(_q.release_all, self.ctx.worker)
             log.info("worker %s stopped", self.ctx.worker)

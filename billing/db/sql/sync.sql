@@ -9,18 +9,18 @@ JOIN fleets f ON f.id = v.fleet_id
 WHERE v.id = $1;
 
 -- name: record_success
+-- The lease is ended by the reader afterwards (release_lease), after settling the budget.
 UPDATE vehicles
 SET sync_state = 'ok', synced_through = greatest(synced_through, $2), last_attempt_at = $3,
     last_success_at = $3, consecutive_failures = 0, last_error = NULL, not_before = NULL,
-    next_sync_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = now()
+    next_sync_at = $4, updated_at = now()
 WHERE id = $1;
 
 -- name: record_failure
 UPDATE vehicles
 SET sync_state = $2, last_attempt_at = $3, last_error = $4, not_before = $5,
     next_sync_at = coalesce($5, next_sync_at),
-    consecutive_failures = consecutive_failures + 1,
-    lease_owner = NULL, lease_until = NULL, updated_at = now()
+    consecutive_failures = consecutive_failures + 1, updated_at = now()
 WHERE id = $1;
 
 -- name: log_call
