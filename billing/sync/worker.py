@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from billing.db import idempotency
 from billing.db.queries import queries
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
@@ -58,6 +59,10 @@ class Worker:
             done = await self.ctx.keeper.refresh_stale(self.ctx.clock())
             if done:
                 log.info("refreshed %d Smartcar connection(s) before their 60-day limit", done)
+            async with self.ctx.pool.acquire() as conn:
+                purged = await idempotency.purge_expired(conn)
+            if purged:
+                log.info("purged %d expired idempotency key(s)", purged)
 
         await self._tracked(refresh)
 
