@@ -73,7 +73,7 @@ class ChargeRecordReceived(ChargeRecord):
 
 
 class Arithmetic(Record):
-    """`kwh × unit_price = unrounded → amount`, rounded half-up to the currency's minor unit."""  # noqa: RUF002
+    """`kwh × unit_price = unrounded → amount`, rounded half-up to the currency's minor unit."""
 
     kwh: Decimal
     unit_price: Decimal
@@ -178,7 +178,7 @@ def arithmetic(item: LineItem) -> Arithmetic:
         currency=item.currency,
         minor_unit=minor_unit(item.currency),
         formula=(
-            f"{_plain(item.kwh)} kWh × {_plain(item.unit_price)} {item.currency}/kWh"  # noqa: RUF001
+            f"{_plain(item.kwh)} kWh × {_plain(item.unit_price)} {item.currency}/kWh"
             f" = {_plain(unrounded)} → {item.amount} {item.currency}"
         ),
     )

@@ -123,7 +123,7 @@ async def test_evidence_shows_record_tariff_arithmetic_and_chain(
     arithmetic = evidence["arithmetic"]
     assert Decimal(arithmetic["unrounded"]) == Decimal("1.5") * Decimal("0.30")
     assert arithmetic["amount"] == "0.45"
-    assert arithmetic["formula"] == "1.5 kWh × 0.3 EUR/kWh = 0.45 → 0.45 EUR"  # noqa: RUF001
+    assert arithmetic["formula"] == "1.5 kWh × 0.3 EUR/kWh = 0.45 → 0.45 EUR"
     assert [line["id"] for line in evidence["chain"]] == [str(original.id), str(adjustment.id)]
 
     first = await client.get(f"/v1/line-items/{original.id}", headers=auth(scene))

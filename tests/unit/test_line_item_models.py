@@ -37,7 +37,7 @@ def test_arithmetic_explains_the_amount() -> None:
     shown = arithmetic(line)
     assert shown.unrounded == Decimal("3.7036800000")
     assert shown.minor_unit == 2
-    assert shown.formula == "12.3456 kWh × 0.3 EUR/kWh = 3.70368 → 3.70 EUR"  # noqa: RUF001
+    assert shown.formula == "12.3456 kWh × 0.3 EUR/kWh = 3.70368 → 3.70 EUR"
 
 
 def test_reject_reason_is_trimmed_and_required() -> None:
