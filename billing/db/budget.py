@@ -32,26 +32,35 @@ class Bucket:
     def _rate(self) -> Decimal:
         return Decimal(str(self.per_minute))
 
-    async def take(self, conn: Connection, wanted: int) -> int:
+    async def take(self, conn: Connection, wanted: int, *, leased: int = 0) -> int:
         """Grant up to `wanted` calls now; 0 when the bucket is empty or paused.
 
-        Lease the vehicles in the same transaction: once it commits, they are calls in flight
-        for every other process's take.
+        `leased`: leases this transaction took for the calls it asks for (no call is in
+        flight for them yet). Once it commits, the leases it keeps count as calls in flight
+        for every other process.
         """
         await conn.execute(_q.ensure_bucket, self.capacity)
         async with conn.transaction():
-            await self.settle(conn)
+            await self.settle(conn, taken=leased)
             row = await conn.fetchrow(_q.take_tokens, wanted)
         return int(row["granted"]) if row else 0
 
-    async def settle(self, conn: Connection) -> None:
-        """Bring the bucket up to now while the current leases count as calls in flight.
+    async def settle(self, conn: Connection, *, taken: int = 0, ended: int = 0) -> None:
+        """Bring the bucket up to now, the leases counting as calls in flight.
 
-        Call it in the transaction that ends leases, before ending them: refill computed
-        later must not count the time they were in flight at the raised cap.
+        Call it in the transaction that takes or ends leases, after doing so and saying how
+        many: refill computed later must not count the time calls were in flight at the
+        raised cap. Leases are locked before the bucket, never the other way round.
         """
         await conn.execute(_q.lock_bucket)
-        await conn.execute(_q.settle_tokens, self.capacity, self._rate)
+        await conn.execute(_q.settle_tokens, self.capacity, self._rate, taken, ended)
+
+    async def whole(self, conn: Connection) -> int:
+        """Whole calls the bucket holds now (0 while paused), read without the lock: at least
+        what `take` grants, which also holds back the calls in flight."""
+        await conn.execute(_q.ensure_bucket, self.capacity)
+        whole: int = await conn.fetchval(_q.whole_tokens, self.capacity, self._rate)
+        return whole
 
     async def refund(self, conn: Connection, n: int) -> None:
         """Give back calls that were granted but not made."""

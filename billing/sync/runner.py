@@ -109,8 +109,8 @@ async def run_pass(
             result = await sync_vehicle(ctx, vehicle_id)
         finally:
             async with ctx.pool.acquire() as conn, conn.transaction():
-                await ctx.bucket.settle(conn)
-                await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
+                ended = await conn.fetch(_q.release_lease, vehicle_id, ctx.worker)
+                await ctx.bucket.settle(conn, ended=len(ended))
                 if result is not None and not result.called:
                     await ctx.bucket.refund(conn, 1)
         report.results.append(result)
@@ -133,25 +133,28 @@ async def run_pass(
             if only and not wanted:
                 break
             batch = ctx.settings.smartcar_concurrency - len(tasks)
-            # One transaction: the leases are calls in flight for every other process's take.
+            # Lease, then take budget for the leases, in one transaction: claiming needs no
+            # lock on the bucket, and the granted leases are calls in flight for every other
+            # process once committed. Leases not granted are never seen by anyone.
             async with ctx.pool.acquire() as conn, conn.transaction():
-                granted = await ctx.bucket.take(conn, batch)
-                claimed: list[UUID] = []
-                if granted:
+                budget = min(batch, await ctx.bucket.whole(conn))
+                rows = []
+                if budget:
                     rows = await conn.fetch(
                         _q.claim_due,
                         ctx.clock(),
                         ctx.worker,
-                        granted,
+                        budget,
                         wanted,
                         _lease_seconds(ctx.settings),
                         bool(only),
                     )
-                    claimed = [row["id"] for row in rows if row["id"] not in seen]
-                    for vehicle_id in {row["id"] for row in rows} & seen:
-                        # Due again after its read in this pass: left for the next pass.
-                        await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
-                    await ctx.bucket.refund(conn, granted - len(claimed))
+                # A vehicle due again after its read in this pass is left for the next pass.
+                fresh = [row["id"] for row in rows if row["id"] not in seen]
+                granted = await ctx.bucket.take(conn, len(fresh), leased=len(rows)) if fresh else 0
+                claimed = fresh[:granted]
+                for vehicle_id in {row["id"] for row in rows}.difference(claimed):
+                    await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
             for vehicle_id in claimed:
                 seen.add(vehicle_id)
                 task = asyncio.create_task(read(vehicle_id))
@@ -159,7 +162,7 @@ async def run_pass(
                 task.add_done_callback(done)
             if claimed:
                 continue
-            if granted:
+            if budget and not fresh:
                 # Budget was there but nothing is due (any more): the pass is over once the
                 # reads in flight finish.
                 break

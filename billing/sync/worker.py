@@ -108,6 +108,6 @@ class Worker:
                 await asyncio.gather(*self._running, return_exceptions=True)
             scheduler.shutdown(wait=False)
             async with self.ctx.pool.acquire() as conn, conn.transaction():
-                await self.ctx.bucket.settle(conn)
-                await conn.execute(_q.release_all, self.ctx.worker)
+                ended = await conn.fetch(_q.release_all, self.ctx.worker)
+                await self.ctx.bucket.settle(conn, ended=len(ended))
             log.info("worker %s stopped", self.ctx.worker)

@@ -8,14 +8,16 @@ ON CONFLICT (id) DO NOTHING;
 SELECT 1 FROM smartcar_budget WHERE id = 1 FOR UPDATE;
 
 -- name: settle_tokens
--- Refill by elapsed time, up to the capacity less the calls in flight (leased vehicles).
--- While those calls travel, Smartcar's bucket is that much fuller than ours and stops at the
+-- Refill by elapsed time, up to the capacity less the calls in flight: the leased vehicles,
+-- less $3 leases this transaction took (no call yet), plus $4 it ended (in flight until now).
+-- While calls travel, Smartcar's bucket is that much fuller than ours and stops at the
 -- capacity first: refill it would not get must not be granted here. Settled whenever the
 -- leases change (a take, the end of a read), so the cap holds over every elapsed interval.
 -- Truncated to the column's scale: never rounded up into a fraction Smartcar does not have.
 UPDATE smartcar_budget
 SET tokens = trunc(greatest(0, least(
-        $1::numeric - (SELECT count(*) FROM vehicles WHERE lease_until > clock_timestamp()),
+        $1::numeric - ((SELECT count(*) FROM vehicles WHERE lease_until > clock_timestamp())
+                       - $3::int + $4::int),
         tokens + greatest(0, extract(epoch FROM clock_timestamp() - refilled_at))
                  / 60 * $2::numeric)), 4),
     refilled_at = clock_timestamp()
@@ -40,6 +42,15 @@ SET tokens = 0, refilled_at = clock_timestamp(),
     paused_until = greatest(coalesce(paused_until, clock_timestamp()),
                             clock_timestamp() + make_interval(secs => $1))
 WHERE id = 1;
+
+-- name: whole_tokens
+-- What a take could grant at most, read without the lock (0 while paused).
+SELECT CASE WHEN paused_until > clock_timestamp() THEN 0
+            ELSE floor(least($1::numeric,
+                             tokens + greatest(0, extract(epoch FROM clock_timestamp()
+                                                          - refilled_at))
+                                      / 60 * $2::numeric))::int END
+FROM smartcar_budget WHERE id = 1;
 
 -- name: peek
 SELECT least($1::numeric,

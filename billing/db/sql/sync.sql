@@ -61,10 +61,12 @@ FROM due WHERE v.id = due.id
 RETURNING v.id;
 
 -- name: release_lease
-UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2;
+UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2
+RETURNING id;
 
 -- name: release_all
-UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1;
+UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1
+RETURNING id;
 
 -- name: due_count
 SELECT count(*) FROM vehicles v
