@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -225,3 +226,63 @@ async def test_a_storage_error_fails_its_vehicle_and_the_pass_goes_on(
     assert again.error is not None
     assert again.error["type"] == "BACKING_OFF"
     assert (await run_pass(sync_ctx)).results == []
+
+
+async def test_energy_is_stored_as_received_and_only_the_amount_is_rounded(
+    sync_ctx: SyncContext, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    vehicle_id, car = await _vehicle(sim, pool, factory, price="0.10")
+    small, restated = date(2025, 3, 14), date(2025, 3, 15)
+    sim.set_records(
+        car, [record(midnight(small, LA), 0.04995), record(midnight(restated, LA), 10.0)]
+    )
+    assert (await _read(sync_ctx, vehicle_id)).outcome == "ok"
+    assert await _days(pool) == {small: Decimal("0.04995"), restated: Decimal("10.0000")}
+    # 0.04995 kWh × 0.10 = 0.004995, rounded once: 0.00 (not 0.0500 × 0.10 = 0.005 → 0.01)
+    amounts = await pool.fetch("SELECT charge_date, amount FROM line_items ORDER BY 1")
+    assert [row["amount"] for row in amounts] == [Decimal("0.00"), Decimal("1.00")]
+    sim.set_records(car, [record(midnight(restated, LA), 10.00004)])
+    assert (await _read(sync_ctx, vehicle_id)).outcome == "ok"
+    row = await pool.fetchrow(
+        "SELECT home_kwh, revision FROM charge_records WHERE charge_date = $1", restated
+    )
+    assert (row["home_kwh"], row["revision"]) == (Decimal("10.00004"), 2)  # a restatement
+    events = await pool.fetchval(
+        "SELECT count(*) FROM audit_events WHERE entity = 'charge_record' AND action = 'restate'"
+    )
+    assert events == 1
+
+
+async def test_the_schema_refuses_energy_that_would_be_rounded_or_does_not_fit(
+    pool: Pool, factory: Factory
+) -> None:
+    vehicle_id, _ = await _vehicle_row(pool, factory)
+    for value in ("1000000", "0.0000000000000000000000001"):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await _insert(pool, vehicle_id, value)
+    await _insert(pool, vehicle_id, "999999.999999999999999999999999")
+    stored = await pool.fetchval("SELECT home_kwh FROM charge_records")
+    assert stored == Decimal("999999.999999999999999999999999")
+
+
+async def _vehicle_row(pool: Pool, factory: Factory) -> tuple[UUID, UUID]:
+    fleet = await factory.fleet()
+    employee = await factory.employee(fleet)
+    vehicle_id: UUID = await pool.fetchval(
+        "INSERT INTO vehicles (fleet_id, employee_id, smartcar_vehicle_id, make) "
+        "VALUES ($1, $2, 'schema-check', 'TESLA') RETURNING id",
+        fleet.id,
+        employee.id,
+    )
+    return vehicle_id, employee.id
+
+
+async def _insert(pool: Pool, vehicle_id: UUID, home: str) -> None:
+    await pool.execute(
+        "INSERT INTO charge_records (vehicle_id, employee_id, charge_date, home_kwh, other_kwh, "
+        "supercharger_kwh, total_kwh, raw, source, fetched_at) "
+        "SELECT $1, employee_id, '2025-03-01', $2, 0, 0, $2, '{}', 'test', now() "
+        "FROM vehicles WHERE id = $1",
+        vehicle_id,
+        Decimal(home),
+    )
