@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing.config import Settings
 from billing.db.pool import Pool
@@ -81,6 +84,48 @@ async def _user_of(pool: Pool, vehicle_id: Any) -> str:
         vehicle_id,
     )
     return user_id
+
+
+async def test_an_answer_that_cannot_be_stored_fails_its_vehicle_not_the_command(
+    sync_settings: Settings, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet = await factory.fleet()  # Europe/Berlin
+    await factory.tariff(fleet)
+    employee = await factory.employee(fleet)
+    good = await import_vehicle(pool, employee, sim.create_user(1), 0)
+    user = sim.create_user(1)
+    bad = await import_vehicle(pool, employee, user, 0)
+    day = datetime.now(ZoneInfo("Europe/Berlin")).date() - timedelta(days=2)
+    # 150 records of one 9,999 kWh day, each a little different: added up they would not
+    # even fit the column.
+    sim.set_records(
+        user.vehicle_ids[0],
+        [
+            {
+                "date": f"{day.isoformat()}T00:00:00.000Z",
+                "home": 9999,
+                "other": 0,
+                "superCharger": 0,
+                "total": float(Decimal(9999) + Decimal(n) / 1000),
+            }
+            for n in range(150)
+        ],
+    )
+    code, out, err = await _billing(
+        sync_settings, "sync", "--vehicle", str(good), "--vehicle", str(bad), "--json"
+    )
+    assert code == 3, err
+    assert "Traceback" not in err
+    lines = {item["vehicle_id"]: item for item in map(json.loads, out.splitlines())}
+    assert lines[str(good)]["outcome"] == "ok"
+    assert lines[str(bad)]["outcome"] == "failed"
+    assert lines[str(bad)]["error"]["code"] == "CONFLICTING_DAY"
+    assert (
+        await pool.fetchval("SELECT count(*) FROM charge_records WHERE vehicle_id = $1", bad) == 0
+    )
+    state = await pool.fetchrow("SELECT sync_state, not_before FROM vehicles WHERE id = $1", bad)
+    assert state["sync_state"] == "failed"
+    assert state["not_before"] is not None  # not read again on every tick
 
 
 async def test_sync_usage_errors_exit_2(sync_settings: Settings) -> None:
