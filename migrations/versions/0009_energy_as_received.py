@@ -4,8 +4,9 @@
 paid 0.01 at 0.10/kWh, where the one rounding of the amount gives 0.00) and hid restatements
 smaller than 0.00005 kWh. The columns become unconstrained `numeric`, and CHECKs hold the
 limits instead, so a value that does not fit is refused rather than silently rounded: under
-1,000,000 kWh (as before) and at most 24 decimals (`billing.domain.answer`). The downgrade
-rounds back to four decimals.
+1,000,000 kWh (as before) and at most 24 decimals (`billing.domain.answer`). A trigger pads
+a value with fewer than four decimals to four (exact: it only adds zeros), so every figure
+reads as it did (10.5 as 10.5000). The downgrade rounds back to four decimals.
 
 Revision ID: 0009
 Revises: 0007
@@ -29,9 +30,14 @@ def _fits(column: str, *, signed: bool = False) -> str:
     return f"{value} < 1000000 AND scale({column}) <= 24"
 
 
+def _pad(column: str) -> str:
+    return f"NEW.{column} := round(NEW.{column}, greatest(scale(NEW.{column}), 4));"
+
+
 def upgrade() -> None:
     types = ",\n    ".join(f"ALTER COLUMN {c} TYPE numeric" for c in _RECORD_COLUMNS)
     fits = " AND ".join(_fits(c) for c in _RECORD_COLUMNS)
+    pads = "\n    ".join(_pad(c) for c in _RECORD_COLUMNS)
     execute_script(
         f"""
 ALTER TABLE charge_records
@@ -40,6 +46,22 @@ ALTER TABLE charge_records
 ALTER TABLE line_items
     ALTER COLUMN kwh TYPE numeric,
     ADD CONSTRAINT line_items_kwh_fits CHECK ({_fits("kwh", signed=True)});
+
+CREATE FUNCTION charge_records_energy_scale() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {pads}
+    RETURN NEW;
+END $$;
+CREATE TRIGGER charge_records_energy_scale BEFORE INSERT OR UPDATE ON charge_records
+    FOR EACH ROW EXECUTE FUNCTION charge_records_energy_scale();
+
+CREATE FUNCTION line_items_kwh_scale() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {_pad("kwh")}
+    RETURN NEW;
+END $$;
+CREATE TRIGGER line_items_kwh_scale BEFORE INSERT OR UPDATE ON line_items
+    FOR EACH ROW EXECUTE FUNCTION line_items_kwh_scale();
 """
     )
 
@@ -48,6 +70,10 @@ def downgrade() -> None:
     types = ",\n    ".join(f"ALTER COLUMN {c} TYPE numeric(10, 4)" for c in _RECORD_COLUMNS)
     execute_script(
         f"""
+DROP TRIGGER line_items_kwh_scale ON line_items;
+DROP FUNCTION line_items_kwh_scale();
+DROP TRIGGER charge_records_energy_scale ON charge_records;
+DROP FUNCTION charge_records_energy_scale();
 ALTER TABLE line_items
     DROP CONSTRAINT line_items_kwh_fits,
     ALTER COLUMN kwh TYPE numeric(10, 4);

@@ -263,6 +263,10 @@ async def test_the_schema_refuses_energy_that_would_be_rounded_or_does_not_fit(
     await _insert(pool, vehicle_id, "999999.999999999999999999999999")
     stored = await pool.fetchval("SELECT home_kwh FROM charge_records")
     assert stored == Decimal("999999.999999999999999999999999")
+    # fewer than four decimals read as numeric(10,4) showed them: exactly, padded with zeros
+    await pool.execute("UPDATE charge_records SET home_kwh = 10.5, total_kwh = 12")
+    row = await pool.fetchrow("SELECT home_kwh, total_kwh FROM charge_records")
+    assert (str(row["home_kwh"]), str(row["total_kwh"])) == ("10.5000", "12.0000")
 
 
 async def _vehicle_row(pool: Pool, factory: Factory) -> tuple[UUID, UUID]:
