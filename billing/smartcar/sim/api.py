@@ -224,7 +224,7 @@ class ApiHandlers:
         assert fault.error_type is not None
         headers: dict[str, str] = {}
         if fault.error_type == "RATE_LIMIT":
-            code = fault.code or "VEHICLE"
+            code = (fault.code or "VEHICLE").upper()
             seconds = fault.retry_after_s or _DEFAULT_RETRY_AFTER[code]
             if code == "VEHICLE":
                 sim.counters.throttles["vehicle"] += 1

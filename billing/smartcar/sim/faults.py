@@ -59,7 +59,7 @@ class Fault:
 
     @property
     def stage(self) -> Stage:
-        if self.error_type in _GATE_TYPES or self.code == "SMARTCAR_API":
+        if self.error_type in _GATE_TYPES or (self.code or "").upper() == "SMARTCAR_API":
             return "gate"
         return "vehicle"
 
@@ -83,9 +83,11 @@ def parse_fault(spec: str, retry_after_s: float | None = None) -> Fault:
     if meta is None:
         known = ", ".join([*ERROR_TYPES, *SPECIAL_KINDS])
         raise ValueError(f"unknown fault kind {spec!r}; known: {known}")
+    # A code is matched case-insensitively and sent as spelled (Smartcar's SDK fixtures
+    # spell the vehicle throttle "Vehicle").
     if not code:
         chosen = meta.codes[0]
-    elif code in meta.codes or meta.open_codes:
+    elif code.upper() in meta.codes or meta.open_codes:
         chosen = code
     else:
         codes = ", ".join(c for c in meta.codes if c)
