@@ -41,6 +41,9 @@ async def sim(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Simulator]:
         # The SDK posts to this origin as is: it is the token endpoint's full URL.
         monkeypatch.setenv("SMARTCAR_AUTH_ORIGIN", f"{simulator.url}/oauth/token")
         monkeypatch.setenv("SMARTCAR_CONNECT_ORIGIN", simulator.url)
+        # requests honours proxy variables; the simulator is on this machine.
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "127.0.0.1,localhost")
         importlib.reload(smartcar.config)
         try:
             yield simulator
