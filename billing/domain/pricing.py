@@ -40,9 +40,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.domain.currencies import minor_unit
 
-# Products of numeric(10,4) kWh and numeric(12,6) prices have at most 22 digits. Explicit
-# contexts keep arithmetic independent of the thread's context: products trap if they are
-# ever inexact, and rounding happens only where a context with a rounding mode is asked for.
+# Products of kWh (under 10^6, at most 24 decimals: domain.answer) and numeric(12,6) prices
+# have at most 42 digits. Explicit contexts keep arithmetic independent of the thread's
+# context: products trap if they are ever inexact, and rounding happens only where a context
+# with a rounding mode is asked for.
 
 
 def _exact() -> Context:
@@ -66,11 +67,10 @@ def _finite(value: Decimal, what: str) -> Decimal:
 def charge_day(day_start: datetime, tz: str) -> date:
     """The calendar day of the instant `day_start` in the employee's IANA time zone `tz`.
 
-    The upstream marks each daily record with an instant (epoch seconds at local midnight in
-    some zone, or an ISO UTC timestamp); the record belongs to the employee's day that
-    contains that instant, which fixes its month. So a stamp at midnight of a zone east of
-    the employee's (UTC midnight for an employee in New York) falls on the employee's
-    previous day. Naive datetimes are refused: they have no instant.
+    Where a record dated at another time of day than a midnight goes (the rule for every
+    `date` form is `billing.domain.record_day`): 23:30 on the 31st stays in that month for
+    the employee even when UTC is already in the next. Naive datetimes are refused: they
+    have no instant.
     """
     if day_start.tzinfo is None or day_start.utcoffset() is None:
         raise ValueError(f"{day_start.isoformat()} has no time zone; the day would be a guess")

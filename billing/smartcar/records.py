@@ -35,7 +35,10 @@ class UpstreamChargeRecord(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    # The `date` as an instant; an ISO string keeps the offset it stated.
     day_start: AwareDatetime
+    # True for the ISO form (its offset is stated), False for UNIX seconds.
+    offset_stated: bool = False
     home_kwh: Decimal
     other_kwh: Decimal
     supercharger_kwh: Decimal
@@ -120,7 +123,10 @@ def _record(item: object, where: str, now: datetime) -> UpstreamChargeRecord:
         raise _Invalid(f"{where}.date: missing")
     energies = {field: _energy(item, key, f"{where}.{key}") for key, field in ENERGY_FIELDS}
     return UpstreamChargeRecord(
-        day_start=_instant(item["date"], f"{where}.date", now), raw=item, **energies
+        day_start=_instant(item["date"], f"{where}.date", now),
+        offset_stated=isinstance(item["date"], str),
+        raw=item,
+        **energies,
     )
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import date, timedelta
 from uuid import UUID
 
 from billing.db import audit, ledger
 from billing.db.pool import Connection
 from billing.db.queries import queries
+from billing.domain import answer
+from billing.domain.answer import DayRecord, ReadWindow
 from billing.domain.plausibility import DayEnergy, flags_for
-from billing.domain.pricing import charge_day
+from billing.domain.record_day import record_day
 from billing.smartcar.records import ChargeRecordsResult, UpstreamChargeRecord
 
 _q = queries("records")
@@ -37,68 +37,47 @@ class IngestResult:
     unpriced: int
 
 
-@dataclass(frozen=True, slots=True)
-class _Day:
-    charge_date: date
-    home: Decimal
-    other: Decimal
-    supercharger: Decimal
-    total: Decimal
-    raw: Any
-
-
-def record_day(day_start: datetime, timezone: str) -> date:
-    """The day a daily record belongs to, in the employee's time zone.
-
-    A value of exactly midnight UTC carries a calendar date and no time of day (the API's
-    ISO form, or a plain date): moving it into a zone west of UTC would bill it a day early.
-    """
-    utc = day_start.astimezone(UTC)
-    if utc.time() == time(0):
-        return utc.date()
-    return charge_day(day_start, timezone)
-
-
-def _days(records: Sequence[UpstreamChargeRecord], timezone: str) -> list[_Day]:
-    """One entry per local day; two upstream records on the same local day are added up."""
-    merged: dict[date, _Day] = {}
-    for record in records:
-        day = record_day(record.day_start, timezone)
-        seen = merged.get(day)
-        if seen is None:
-            merged[day] = _Day(
-                day,
-                record.home_kwh,
-                record.other_kwh,
-                record.supercharger_kwh,
-                record.total_kwh,
-                record.raw,
+def resolve_days(
+    records: Sequence[UpstreamChargeRecord], timezone: str, window: ReadWindow | None
+) -> list[DayRecord]:
+    """The answer's records with the day each names, one per day; AnswerRefused otherwise."""
+    return answer.accept(
+        [
+            DayRecord(
+                index,
+                record_day(r.day_start, timezone, offset_stated=r.offset_stated),
+                r.home_kwh,
+                r.other_kwh,
+                r.supercharger_kwh,
+                r.total_kwh,
+                r.raw,
             )
-        else:
-            merged[day] = _Day(
-                day,
-                seen.home + record.home_kwh,
-                seen.other + record.other_kwh,
-                seen.supercharger + record.supercharger_kwh,
-                seen.total + record.total_kwh,
-                {"merged": [*seen.raw.get("merged", [seen.raw]), record.raw]},
-            )
-    return [merged[day] for day in sorted(merged)]
+            for index, r in enumerate(records)
+        ],
+        window,
+    )
 
 
 async def store_records(
-    conn: Connection, owner: VehicleOwner, result: ChargeRecordsResult, *, actor: str
+    conn: Connection,
+    owner: VehicleOwner,
+    result: ChargeRecordsResult,
+    *,
+    actor: str,
+    window: ReadWindow | None = None,
 ) -> IngestResult:
-    """Upsert the read's days (one row per vehicle and day), flag them and price them."""
-    days = _days(result.records, owner.timezone)
+    """Upsert the read's days (one row per vehicle and day), flag them and price them.
+
+    The answer is checked first (`domain.answer`): a refused one raises AnswerRefused before
+    anything is written. A read passes the `window` it asked for.
+    """
+    days = resolve_days(result.records, owner.timezone, window)
     if not days:
         return IngestResult(0, 0, 0)
     await conn.execute(_q.share_fleet, owner.fleet_id)
     previous = {
         row["charge_date"]: row
-        for row in await conn.fetch(
-            _q.previous_figures, owner.vehicle_id, [d.charge_date for d in days]
-        )
+        for row in await conn.fetch(_q.previous_figures, owner.vehicle_id, [d.day for d in days])
     }
     touched: list[UUID] = []
     touched_days: list[date] = []
@@ -107,7 +86,7 @@ async def store_records(
             _q.upsert_record,
             owner.vehicle_id,
             owner.employee_id,
-            day.charge_date,
+            day.day,
             day.home,
             day.other,
             day.supercharger,
@@ -120,9 +99,9 @@ async def store_records(
         if row is None:
             continue  # unchanged day
         touched.append(row["id"])
-        touched_days.append(day.charge_date)
+        touched_days.append(day.day)
         if not row["inserted"]:
-            before = previous.get(day.charge_date)
+            before = previous.get(day.day)
             await audit.record(
                 conn,
                 actor=actor,

@@ -22,12 +22,14 @@ from billing.db.budget import Bucket
 from billing.db.pool import Pool, transaction
 from billing.db.queries import queries
 from billing.domain import planner
+from billing.domain.answer import AnswerRefused, ReadWindow
+from billing.domain.errors import StaleVersion
 from billing.domain.models import SyncState
-from billing.domain.window import HISTORY_DAYS
+from billing.domain.window import HISTORY_DAYS, last_ended_day
 from billing.smartcar.client import SmartcarClient
-from billing.smartcar.errors import SmartcarError
+from billing.smartcar.errors import Advice, SmartcarError
 from billing.smartcar.records import ChargeRecordsResult
-from billing.sync.ingest import VehicleOwner, store_records
+from billing.sync.ingest import IngestResult, VehicleOwner, store_records
 from billing.sync.tokens import ConnectionBroken, TokenKeeper
 
 _q = queries("sync")
@@ -150,15 +152,26 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
         )
     now = ctx.clock()
     today = planner.today_of(now)
+    # Only days that have ended for the employee are asked for (and accepted): a day still
+    # running would be priced from a partial figure.
+    end = last_ended_day(now, row["timezone"])
     start = None
     if row["synced_through"] is not None:
         lookback = timedelta(days=ctx.settings.sync_lookback_days)
-        start = max(
-            row["synced_through"] + timedelta(days=1) - lookback,
-            today - timedelta(days=HISTORY_DAYS - 1),
+        start = min(
+            max(
+                row["synced_through"] + timedelta(days=1) - lookback,
+                today - timedelta(days=HISTORY_DAYS - 1),
+            ),
+            end,
         )
+    # Without a startDate Smartcar offers its last 30 days (its today may be a day ahead of
+    # or behind UTC's).
+    window = ReadWindow(
+        first=start or today - timedelta(days=HISTORY_DAYS), last=end, last_ended=end
+    )
     try:
-        result = await _read(ctx, row, start, today, now)
+        result = await _read(ctx, row, start, end, now)
     except _BeforeCall as failed:
         if isinstance(failed.cause, ConnectionBroken):
             error = failed.cause.error.to_json()
@@ -170,10 +183,62 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
         # Retry-After counts from the answer, not from when the call was started.
         return await _record_failure(ctx, row, error, ctx.clock())
     owner = VehicleOwner(row["id"], row["employee_id"], row["fleet_id"], row["timezone"])
+    try:
+        stored = await _store(ctx, row, owner, result, window, now)
+    except AnswerRefused as refused:
+        failure = _answer_error(
+            result, "INVALID_PAYLOAD", refused.code, refused.description, "bad_payload"
+        )
+        return await _record_failure(ctx, row, failure, ctx.clock())
+    except StaleVersion as stale:
+        failure = _answer_error(result, "STORAGE", None, str(stale), "retry_later")
+        return await _record_failure(ctx, row, failure, ctx.clock())
+    except asyncpg.PostgresConnectionError:
+        raise  # the database is away: not this vehicle's doing
+    except asyncpg.PostgresError as failed:
+        # Whatever one vehicle's answer does to the database stays that vehicle's failure.
+        advice: Advice = (
+            "retry_later" if isinstance(failed, asyncpg.TransactionRollbackError) else "our_bug"
+        )
+        failure = _answer_error(result, "STORAGE", failed.sqlstate, str(failed), advice)
+        return await _record_failure(ctx, row, failure, ctx.clock())
+    log.info(
+        "synced vehicle %s: %d record(s) stored, %d line item(s) changed",
+        vehicle_id,
+        stored.records,
+        stored.line_items,
+    )
+    return SyncResult(vehicle_id, "ok", stored.records, stored.line_items)
+
+
+def _answer_error(
+    result: ChargeRecordsResult, type_: str, code: str | None, description: str, advice: Advice
+) -> SmartcarError:
+    """A failure of an answer Smartcar gave (HTTP 200) that was not stored."""
+    return SmartcarError(
+        type=type_,
+        code=code,
+        status=200,
+        request_id=result.request_id,
+        description=f"nothing of the answer was stored: {description}",
+        advice=advice,
+    )
+
+
+async def _store(
+    ctx: SyncContext,
+    row: asyncpg.Record,
+    owner: VehicleOwner,
+    result: ChargeRecordsResult,
+    window: ReadWindow,
+    now: datetime,
+) -> IngestResult:
+    """Store the answer and the vehicle's success in one transaction."""
+    vehicle_id = row["id"]
     async with transaction(ctx.pool) as conn:
-        stored = await store_records(conn, owner, result, actor=f"sync:{ctx.worker}")
+        stored = await store_records(conn, owner, result, actor=f"sync:{ctx.worker}", window=window)
         fleet_size = await conn.fetchval(_q.fleet_size)
-        through = today - timedelta(days=1)  # today is not over: it is read again next time
+        through = window.last_ended  # a day still running is read again next time
         after = planner.VehicleView(
             id=row["id"],
             sync_state="ok",
@@ -197,13 +262,7 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
             result.request_id,
             ctx.worker,
         )
-    log.info(
-        "synced vehicle %s: %d record(s) stored, %d line item(s) changed",
-        vehicle_id,
-        stored.records,
-        stored.line_items,
-    )
-    return SyncResult(vehicle_id, "ok", stored.records, stored.line_items)
+    return stored
 
 
 async def _read(

@@ -167,7 +167,13 @@ class ApiHandlers:
             "SC-Data-Age": timestamp(now - timedelta(seconds=age)),
             "SC-Unit-System": "metric",
         }
-        body = {"records": records(profile, sim.options.seed, start, end, today)}
+        scripted = sim.scripted_records(vehicle_id)
+        served = (
+            scripted
+            if scripted is not None
+            else records(profile, sim.options.seed, start, end, today)
+        )
+        body = {"records": served}
         return json_response(body, headers=headers)
 
     def _window(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class Simulator:
         self.bucket = TokenBucket(opts.rate_burst, opts.rate_per_minute, self.now())
         self.gate = VehicleGate(opts.vehicle_min_interval_s, opts.vehicle_monthly_quota)
         self.faults = FaultPlan(opts.seed, opts.fault_rate, opts.random_faults)
+        self._scripted: dict[str, deque[list[dict[str, Any]]]] = {}
         self.counters = Counters()
         remaining = opts.vehicles
         while remaining > 0:
@@ -212,6 +214,21 @@ class Simulator:
 
     def clear_faults(self) -> None:
         self.faults.clear()
+        self._scripted.clear()
+
+    def set_records(self, vehicle_id: str, records: list[dict[str, Any]], count: int = 1) -> None:
+        """Answer the next `count` successful charge-records calls for the vehicle with exactly
+        these `records` (whatever the window asked), to play a misbehaving upstream."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        if vehicle_id not in self.vehicles:
+            raise KeyError(vehicle_id)
+        self._scripted.setdefault(vehicle_id, deque()).extend([records] * count)
+
+    def scripted_records(self, vehicle_id: str) -> list[dict[str, Any]] | None:
+        """The next records queued by `set_records` for the vehicle, if any."""
+        queue = self._scripted.get(vehicle_id)
+        return queue.popleft() if queue else None
 
     # Counting
 
