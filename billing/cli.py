@@ -187,8 +187,21 @@ def worker() -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0, 600_000))
 @click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1))
+@click.option(
+    "--vehicle-min-interval-s",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 86_400),
+    help="throttle a vehicle read again sooner than this (Smartcar publishes no such limit)",
+)
 def smartcar_sim(
-    host: str, port: int, vehicles: int, seed: int, latency_ms: float, fault_rate: float
+    host: str,
+    port: int,
+    vehicles: int,
+    seed: int,
+    latency_ms: float,
+    fault_rate: float,
+    vehicle_min_interval_s: float,
 ) -> None:
     """Run the Smartcar simulator (Connect, tokens, vehicles, charge records)."""
     configure_logging(load_settings().log_format)
@@ -196,7 +209,11 @@ def smartcar_sim(
     from billing.smartcar.sim import SimulatorOptions, run_simulator
 
     options = SimulatorOptions(
-        vehicles=vehicles, seed=seed, latency_ms=latency_ms, fault_rate=fault_rate
+        vehicles=vehicles,
+        seed=seed,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        vehicle_min_interval_s=vehicle_min_interval_s,
     )
 
     async def run() -> None:

@@ -15,7 +15,8 @@ import aiohttp
 from pydantic import SecretStr
 
 from billing.config import ConfigError, Settings
-from billing.smartcar.errors import SmartcarError, error_from_response, get_header
+from billing.smartcar.error_bodies import error_from_response
+from billing.smartcar.errors import SmartcarError, get_header
 from billing.smartcar.records import ChargeRecordsResult, json_object, parse_charge_records
 
 log = logging.getLogger(__name__)

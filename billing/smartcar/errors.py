@@ -1,13 +1,15 @@
-"""Smartcar failures as typed values: what went wrong upstream and what the caller should do."""
+"""Smartcar failures as typed values: what went wrong upstream and what the caller should do.
+
+Smartcar's `type` and `code` are names compared case-insensitively (its official SDKs do, and
+their own fixtures send `"code": "Vehicle"`), so an error holds them upper-cased; OAuth error
+names (`invalid_grant` …) are case-sensitive by RFC 6749 and kept as sent. Reading an error
+response off the wire (body shapes, Retry-After) lives in `error_bodies`.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from types import MappingProxyType
 from typing import Any, Final, Literal, assert_never
 
 Advice = Literal[
@@ -54,27 +56,30 @@ VEHICLE_THROTTLE_DELAY_S: Final = 120.0
 # The application bucket refills one request every 30 s by default; two of those.
 APP_THROTTLE_DELAY_S: Final = 60.0
 
-# Below this a number is a delay; 1e9 s after the epoch is September 2001.
-_EPOCH_S_FLOOR: Final = 1e9
-# As seconds this would be the year 5138, so it can only be milliseconds.
-_EPOCH_MS_FLOOR: Final = 1e11
-_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
-_MAX_DESCRIPTION = 1000
 _OAUTH_CLIENT_ERRORS: Final = frozenset(
     {"invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
 )
 _OAUTH_TRANSIENT: Final = frozenset({"server_error", "temporarily_unavailable"})
-# Pre-v2 error names that do not reduce to a v2 type by dropping "_error".
-_LEGACY_ALIASES: Final = MappingProxyType(
-    {"MONTHLY_LIMIT_EXCEEDED": "BILLING", "NOT_CAPABLE": "COMPATIBILITY"}
-)
 _FIELDS: Final = ("type", "code", "status", "request_id", "description", "retry_after_s", "advice")
 
 
+def canonical_type(type_: str) -> str:
+    """A Smartcar error type as held and compared: stripped and upper-cased."""
+    return type_.strip().upper()
+
+
+def canonical_code(type_: str, code: str | None) -> str | None:
+    """A code as held and compared: Smartcar's upper-cased, an OAuth error name as sent."""
+    if code is None or not (code := code.strip()):
+        return None
+    return code if canonical_type(type_) == "OAUTH" else code.upper()
+
+
 def classify(type_: str, code: str | None, status: int | None) -> Advice:
-    """What to do about an error, from its type and code; unknown types fall back on status."""
+    """What to do about an error, from its type and code (compared case-insensitively);
+    unknown types fall back on status."""
+    type_ = canonical_type(type_)
+    code = canonical_code(type_, code)
     match type_:
         case "NETWORK" | "TIMEOUT" | "VEHICLE_STATE" | "UPSTREAM" | "SERVER":
             return "retry_later"
@@ -96,11 +101,12 @@ def classify(type_: str, code: str | None, status: int | None) -> Advice:
         case "COMPATIBILITY":
             return "needs_reauth" if code == "PLATFORM_NOT_CAPABLE" else "not_capable"
         case "OAUTH":
-            if (status is not None and status >= 500) or code in _OAUTH_TRANSIENT:
+            name = (code or "").lower()
+            if (status is not None and status >= 500) or name in _OAUTH_TRANSIENT:
                 return "retry_later"
             # The exact `error` of a rejected refresh is unconfirmed, so anything that is
             # not plainly about our client registration means the grant is dead.
-            return "our_bug" if code in _OAUTH_CLIENT_ERRORS else "needs_reauth"
+            return "our_bug" if name in _OAUTH_CLIENT_ERRORS else "needs_reauth"
     return _classify_status(status)
 
 
@@ -157,6 +163,8 @@ class SmartcarError(Exception):
         retry_after_s: float | None = None,
         advice: Advice | None = None,
     ) -> None:
+        type = canonical_type(type) or "UNKNOWN"
+        code = canonical_code(type, code)
         label = f"{type}:{code}" if code else type
         parts = (
             f"HTTP {status}" if status is not None else "",
@@ -258,10 +266,10 @@ class SmartcarError(Exception):
         retry_after = data.get("retry_after_s")
         return cls(
             type=type_,
-            code=_text(data.get("code")),
+            code=clean_text(data.get("code")),
             status=status if isinstance(status, int) and not isinstance(status, bool) else None,
-            request_id=_text(data.get("request_id")),
-            description=_text(data.get("description")) or "",
+            request_id=clean_text(data.get("request_id")),
+            description=clean_text(data.get("description")) or "",
             retry_after_s=float(retry_after)
             if isinstance(retry_after, int | float) and not isinstance(retry_after, bool)
             else None,
@@ -292,130 +300,9 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     return value.strip() or None
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from `now`, clamped to [0, 24 h]; None when absent or unreadable.
-
-    Accepts a delay in seconds, an HTTP-date, or an absolute UNIX time in milliseconds (as
-    Smartcar's SDK tests send) or in seconds.
-    """
-    if value is None or not (text := value.strip()):
-        return None
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    if _NUMBER.fullmatch(text):
-        number = float(text)
-        if number >= _EPOCH_MS_FLOOR:
-            seconds = number / 1000 - now.timestamp()
-        elif number >= _EPOCH_S_FLOOR:
-            seconds = number - now.timestamp()
-        else:
-            seconds = number
-    else:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
-
-def error_from_response(
-    status: int, headers: Mapping[str, str], body: bytes, *, now: datetime
-) -> SmartcarError:
-    """Turn a non-2xx response into a SmartcarError, whatever shape its body has."""
-    fields = _body_fields(status, body)
-    type_ = fields.get("type") or "UNKNOWN"
-    return SmartcarError(
-        type=type_,
-        code=fields.get("code"),
-        status=status,
-        request_id=fields.get("request_id") or get_header(headers, "SC-Request-Id"),
-        description=(fields.get("description") or f"HTTP {status}")[:_MAX_DESCRIPTION],
-        retry_after_s=parse_retry_after(get_header(headers, "Retry-After"), now),
-    )
-
-
-def _body_fields(status: int, body: bytes) -> dict[str, str | None]:
-    text = body.decode("utf-8", errors="replace").strip()
-    if not text:
-        return {"description": f"HTTP {status} with an empty body"}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {"description": f"HTTP {status} with a non-JSON body: {_page_summary(text)}"}
-    if not isinstance(data, dict):
-        return {"description": f"HTTP {status} with a JSON {_json_kind(data)} body"}
-    errors = data.get("errors")
-    if isinstance(errors, list):
-        first = errors[0] if errors else None
-        if isinstance(first, dict):
-            return _v2_fields(first)
-        return {"description": f"HTTP {status} with an empty `errors` list"}
-    error = data.get("error")
-    if isinstance(error, dict):
-        return _v2_fields(error)
-    if isinstance(error, str) and "type" not in data:
-        return _legacy_or_oauth_fields(error, data)
-    return _v2_fields(data)
-
-
-def _v2_fields(data: Mapping[str, Any]) -> dict[str, str | None]:
-    raw_type = _text(data.get("type"))
-    description = (
-        _text(data.get("description"))
-        or _text(data.get("message"))
-        or (data.get("detail") if isinstance(data.get("detail"), str) else None)
-        or _text(data.get("title"))
-    )
-    detail = data.get("detail")
-    if isinstance(detail, list | dict) and detail:
-        extra = f"detail: {json.dumps(detail, separators=(',', ':'), default=str)}"
-        description = f"{description}; {extra}" if description else extra
-    return {
-        "type": raw_type.upper() if raw_type else None,
-        "code": _text(data.get("code")),
-        "description": description,
-        "request_id": _text(data.get("requestId")),
-    }
-
-
-def _legacy_or_oauth_fields(error: str, data: Mapping[str, Any]) -> dict[str, str | None]:
-    name = error.strip().upper().removesuffix("_ERROR")
-    name = _LEGACY_ALIASES.get(name, name)
-    if "message" in data or name in KNOWN_TYPES:
-        return {
-            "type": name,
-            "code": _text(data.get("code")),
-            "description": _text(data.get("message")) or error,
-            "request_id": _text(data.get("requestId")),
-        }
-    return {
-        "type": "OAUTH",
-        "code": error.strip() or None,
-        "description": _text(data.get("error_description")) or error,
-    }
-
-
-def _text(value: object) -> str | None:
+def clean_text(value: object) -> str | None:
+    """A scalar JSON value as stripped text; None for null, blanks, booleans and containers."""
     if value is None or isinstance(value, bool | dict | list):
         return None
     text = str(value).strip()
     return text or None
-
-
-def _json_kind(value: object) -> str:
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "boolean" if isinstance(value, bool) else "number"
-
-
-def _page_summary(text: str) -> str:
-    title = _TITLE.search(text)
-    summary = title.group(1) if title else _TAG.sub(" ", text)
-    return " ".join(summary.split())[:200] or "(no text)"

@@ -146,10 +146,11 @@ async def raw_get(url: str, path: str, token: str) -> bytes:
 
 
 def record_day(record: dict[str, Any], sim: Simulator, vehicle_id: str) -> date:
+    zone = ZoneInfo(sim.profile(vehicle_id).timezone)
     value = record["date"]
     if isinstance(value, str):
-        return date.fromisoformat(value[:10])
-    return datetime.fromtimestamp(value, ZoneInfo(sim.profile(vehicle_id).timezone)).date()
+        return datetime.fromisoformat(value).astimezone(zone).date()
+    return datetime.fromtimestamp(value, zone).date()
 
 
 async def test_connect_then_token_then_vehicles_and_records() -> None:
@@ -474,9 +475,12 @@ async def test_targeted_error_faults(kind: str) -> None:
         if kind == "html_502":
             assert (response.status, response.content_type) == (502, "text/html")
         elif kind == "legacy_json":
-            assert (await response.json()).keys() == {"error", "message", "code"}
+            body = await response.json()
+            assert body.keys() == {"error", "message", "code", "statusCode", "requestId"}
+            assert body["requestId"] == response.headers["SC-Request-Id"]
         elif kind == "v3_envelope":
-            assert (await response.json())["errors"][0]["status"] == "500"
+            (error,) = (await response.json())["errors"]
+            assert (error["type"], error["code"], error["status"]) == ("SERVER", "INTERNAL", "500")
         else:
             error_type, _, code = kind.partition(":")
             body = await response.json()

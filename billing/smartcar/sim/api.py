@@ -20,7 +20,7 @@ from aiohttp import web
 from billing.smartcar.sim.accounts import AccessGrant
 from billing.smartcar.sim.context import Hangs, Reply, request_id, reset
 from billing.smartcar.sim.data import HISTORY_DAYS, VehicleProfile, first_readable, records
-from billing.smartcar.sim.faults import Fault
+from billing.smartcar.sim.faults import Envelope, Fault
 from billing.smartcar.sim.wire import (
     html_page,
     json_response,
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from billing.smartcar.sim.simulator import Simulator
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INTEGER = re.compile(r"\d{1,9}")
+# `GET /v2.0/vehicles` pages: Smartcar's default page size, and the largest one served.
+VEHICLES_LIMIT = 10
+VEHICLES_MAX_LIMIT = 50
 # Retry-After of an injected RATE_LIMIT fault when the test does not say.
 _DEFAULT_RETRY_AFTER = MappingProxyType({"VEHICLE": 120.0, "SMARTCAR_API": 60.0})
 
@@ -52,12 +56,13 @@ class ApiHandlers:
         description: str | None = None,
         detail: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        envelope: Envelope = "v2",
     ) -> web.Response:
-        return v2_error(
+        build = v3_error if envelope == "v3" else v2_error
+        return build(
             error_type,
             code,
             request_id=request_id(request),
-            style=self._sim.next_style(),
             description=description,
             detail=detail,
             headers=headers,
@@ -93,9 +98,29 @@ class ApiHandlers:
         return self._sim.vehicles[vehicle_id]
 
     async def vehicles(self, request: web.Request) -> web.Response:
+        """One page of the user's vehicle ids: `limit` (default 10) from `offset` (default 0);
+        `paging.count` is the total. A limit above 50 is served as 50 (Smartcar's largest
+        page is unconfirmed; 50 is what our client asks for)."""
         grant = self._grant(request, self._sim.now())
         ids = self._sim.accounts.users[grant.user_id].vehicle_ids
-        return json_response({"vehicles": ids, "paging": {"count": len(ids), "offset": 0}})
+        limit = min(self._int_param(request, "limit", VEHICLES_LIMIT, 1), VEHICLES_MAX_LIMIT)
+        offset = self._int_param(request, "offset", 0, 0)
+        return json_response(
+            {
+                "vehicles": ids[offset : offset + limit],
+                "paging": {"count": len(ids), "offset": offset},
+            }
+        )
+
+    def _int_param(self, request: web.Request, name: str, default: int, low: int) -> int:
+        raw = request.query.get(name)
+        if raw is None or raw == "":
+            return default
+        if not _INTEGER.fullmatch(raw) or int(raw) < low:
+            raise Reply(
+                self._invalid(request, name, f"{name} must be an integer of {low} or more.")
+            )
+        return int(raw)
 
     async def user(self, request: web.Request) -> web.Response:
         grant = self._grant(request, self._sim.now())
@@ -201,13 +226,11 @@ class ApiHandlers:
         if fault.kind == "reset":
             reset(request)
         if fault.kind == "legacy_json":
-            return legacy_error()
-        if fault.kind == "v3_envelope":
-            return v3_error(request_id(request))
+            return legacy_error(request_id(request))
         assert fault.error_type is not None
         headers: dict[str, str] = {}
         if fault.error_type == "RATE_LIMIT":
-            code = fault.code or "VEHICLE"
+            code = (fault.code or "VEHICLE").upper()
             seconds = fault.retry_after_s or _DEFAULT_RETRY_AFTER[code]
             if code == "VEHICLE":
                 sim.counters.throttles["vehicle"] += 1
@@ -215,4 +238,6 @@ class ApiHandlers:
             else:
                 sim.counters.throttles["app"] += 1
             headers["Retry-After"] = sim.retry_after(seconds)
-        return self.error(request, fault.error_type, fault.code, headers=headers)
+        return self.error(
+            request, fault.error_type, fault.code, headers=headers, envelope=fault.envelope
+        )

@@ -71,7 +71,6 @@ async def _limited(
                 "RATE_LIMIT",
                 "SMARTCAR_API",
                 request_id=request[REQUEST_ID],
-                style=sim.next_style(),
                 headers={"Retry-After": sim.retry_after(wait)},
             )
     return await handler(request)
@@ -84,13 +83,16 @@ def build_app(sim: Simulator) -> web.Application:
     api = ApiHandlers(sim, hangs)
     app = web.Application(middlewares=[_middleware(sim, api)])
     router = app.router
-    router.add_get("/oauth/authorize", oauth.authorize, name="authorize")
-    router.add_post("/oauth/token", oauth.token, name="token")
-    router.add_get("/v2.0/vehicles", api.vehicles, name="vehicles")
-    router.add_get("/v2.0/user", api.user, name="user")
-    router.add_get("/v2.0/vehicles/{vehicle_id}", api.vehicle, name="vehicle")
+    # Smartcar answers a path with or without a trailing slash; its SDKs send both
+    # (`vehicle.attributes()` asks for `/v2.0/vehicles/{id}/`).
+    slash = "{_slash:/?}"
+    router.add_get(f"/oauth/authorize{slash}", oauth.authorize, name="authorize")
+    router.add_post(f"/oauth/token{slash}", oauth.token, name="token")
+    router.add_get(f"/v2.0/vehicles{slash}", api.vehicles, name="vehicles")
+    router.add_get(f"/v2.0/user{slash}", api.user, name="user")
+    router.add_get(f"/v2.0/vehicles/{{vehicle_id}}{slash}", api.vehicle, name="vehicle")
     router.add_get(
-        "/v2.0/vehicles/{vehicle_id}/tesla/charge/records",
+        f"/v2.0/vehicles/{{vehicle_id}}/tesla/charge/records{slash}",
         api.charge_records,
         name="charge_records",
     )

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from billing.smartcar.sim.faults import TokenFaultKind
 from billing.smartcar.sim.wire import json_response, timestamp
@@ -40,6 +41,17 @@ class TokenFaultRequest(_Body):
 class UserRequest(_Body):
     vehicles: int = Field(default=1, ge=0, le=100)
     history_days: int = Field(default=30, ge=0, le=3650)
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ValueError, ZoneInfoNotFoundError):
+                raise ValueError("must be an IANA time zone") from None
+        return value
 
 
 class ClockRequest(_Body):
@@ -94,7 +106,9 @@ class ControlHandlers:
 
     async def create_user(self, request: web.Request) -> web.Response:
         body = await _parse(request, UserRequest)
-        user = self._sim.create_user(body.vehicles, history_days=body.history_days)
+        user = self._sim.create_user(
+            body.vehicles, history_days=body.history_days, timezone=body.timezone
+        )
         return json_response(user.to_json(), 201)
 
     async def revoke_user(self, request: web.Request) -> web.Response:

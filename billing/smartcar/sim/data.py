@@ -3,7 +3,10 @@
 Traits follow the vehicle's ordinal (its creation order), so any run with a handful of
 vehicles shows every case: ordinal % 3 picks the `date` form (ISO string, UNIX int, UNIX
 float), every fifth vehicle (ordinal % 5 == 4) has no Home address, every eighth
-(ordinal % 8 == 7) is not capable of charge records. Energies are drawn per day from a
+(ordinal % 8 == 7) is on Tesla's upgraded integration and answers charge records with
+COMPATIBILITY:VEHICLE_NOT_CAPABLE. Each vehicle keeps its own time zone (drawn, or given when
+the user is made), which need not be its owner's: a UNIX `date` is midnight in that zone, an
+ISO `date` an instant with a time of day within that local day. Energies are drawn per day from a
 generator seeded with (seed, vehicle, day), so a re-read returns the same numbers, except on
 restated days: about one day in six gets a late revision (an extra session) that appears
 once the day is 2-4 days old.
@@ -12,7 +15,7 @@ once the day is 2-4 days old.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -72,14 +75,20 @@ class VehicleProfile:
         }
 
 
-def make_profile(seed: int, ordinal: int, vehicle_id: str) -> VehicleProfile:
-    """The profile of the `ordinal`-th vehicle created by a simulator with this seed."""
+def make_profile(
+    seed: int, ordinal: int, vehicle_id: str, timezone: str | None = None
+) -> VehicleProfile:
+    """The profile of the `ordinal`-th vehicle created by a simulator with this seed; its
+    time zone is drawn unless given."""
     rng = Random(f"{seed}|profile|{vehicle_id}")
     model, year = _MODELS[rng.randrange(len(_MODELS))]
+    drawn = _ZONES[rng.randrange(len(_ZONES))]
+    if timezone is not None:
+        ZoneInfo(timezone)  # an unknown zone fails here, not on the first read
     return VehicleProfile(
         vehicle_id=vehicle_id,
         ordinal=ordinal,
-        timezone=_ZONES[rng.randrange(len(_ZONES))],
+        timezone=timezone or drawn,
         has_home=ordinal % 5 != 4,
         capable=ordinal % 8 != 7,
         date_form=_DATE_FORMS[ordinal % 3],
@@ -151,11 +160,26 @@ def day_energy(profile: VehicleProfile, seed: int, day: date, today: date) -> Da
     return DayEnergy(day, home, other, super_charger, restated)
 
 
+def iso_instant(profile: VehicleProfile, day: date) -> datetime:
+    """The instant an ISO `date` names for `day`: a time of day (with milliseconds, like the
+    documented `2022-07-10T15:40:27.000Z`) within the vehicle's local day. It falls between
+    08:00 and 13:00 UTC when that is still the local day (every zone from UTC-8 to UTC+11, so
+    it is the same day in most owners' zones too), else between 10:00 and 15:00 local time."""
+    rng = Random(f"{profile.vehicle_id}|iso|{day.isoformat()}")
+    into = timedelta(seconds=rng.randrange(5 * 3600), milliseconds=rng.randrange(1000))
+    zone = ZoneInfo(profile.timezone)
+    at = datetime.combine(day, time(8), tzinfo=UTC) + into
+    if at.astimezone(zone).date() != day:
+        at = (datetime.combine(day, time(10), tzinfo=zone) + into).astimezone(UTC)
+    return at
+
+
 def date_value(profile: VehicleProfile, day: date) -> int | float | str:
-    """The `date` field in the vehicle's form: local midnight as UNIX seconds, or the
-    calendar day as an ISO-8601 string at 00:00 UTC."""
+    """The `date` field in the vehicle's form: midnight in the vehicle's zone as UNIX seconds
+    (int or float), or an ISO-8601 UTC instant with a time of day on that local day."""
     if profile.date_form == "iso":
-        return f"{day.isoformat()}T00:00:00.000Z"
+        at = iso_instant(profile, day)
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
     midnight = datetime.combine(day, time(), tzinfo=ZoneInfo(profile.timezone)).timestamp()
     return int(midnight) if profile.date_form == "unix_int" else float(midnight)
 

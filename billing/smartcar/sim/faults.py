@@ -9,8 +9,10 @@ from typing import Literal
 
 from billing.smartcar.sim.wire import ERROR_TYPES
 
-# Faults that are not a v2 error body.
+# Faults that are not a v2 error body. `v3_envelope` is `v3:SERVER:INTERNAL`; any error of the
+# table can be asked for in the v3 envelope as `v3:TYPE[:CODE]`.
 SPECIAL_KINDS = ("html_502", "timeout", "reset", "legacy_json", "v3_envelope")
+V3_PREFIX = "v3:"
 
 # What a charge-records request fails with when the random draw (fault rate) hits.
 DEFAULT_RANDOM_FAULTS = (
@@ -33,6 +35,7 @@ _GATE_TYPES = frozenset(
 )
 
 Stage = Literal["gate", "vehicle"]
+Envelope = Literal["v2", "v3"]
 TokenFaultKind = Literal["slow", "drop", "reset", "server_error", "invalid_grant"]
 TOKEN_FAULT_KINDS: tuple[TokenFaultKind, ...] = (
     "slow",
@@ -45,32 +48,46 @@ TOKEN_FAULT_KINDS: tuple[TokenFaultKind, ...] = (
 
 @dataclass(frozen=True)
 class Fault:
-    """One answer to force: a v2 error (`error_type`, `code`) or a special kind."""
+    """One answer to force: an error of the table (`error_type`, `code`) in the v2 body or
+    the v3 envelope, or a special kind."""
 
     kind: str
     error_type: str | None = None
     code: str | None = None
     retry_after_s: float | None = None
+    envelope: Envelope = "v2"
 
     @property
     def stage(self) -> Stage:
-        if self.error_type in _GATE_TYPES or self.code == "SMARTCAR_API":
+        if self.error_type in _GATE_TYPES or (self.code or "").upper() == "SMARTCAR_API":
             return "gate"
         return "vehicle"
 
 
 def parse_fault(spec: str, retry_after_s: float | None = None) -> Fault:
-    """`TYPE`, `TYPE:CODE` (a row of the error table) or one of `SPECIAL_KINDS`."""
+    """`TYPE`, `TYPE:CODE` (a row of the error table), either prefixed `v3:` for the v3
+    envelope, or one of `SPECIAL_KINDS`."""
+    if spec == "v3_envelope":
+        return Fault(spec, "SERVER", "INTERNAL", retry_after_s, envelope="v3")
     if spec in SPECIAL_KINDS:
         return Fault(spec, retry_after_s=retry_after_s)
+    if spec.startswith(V3_PREFIX):
+        fault = parse_fault(spec.removeprefix(V3_PREFIX), retry_after_s)
+        if fault.error_type is None:
+            raise ValueError(f"{spec!r}: only an error of the table has a v3 envelope")
+        return Fault(
+            V3_PREFIX + fault.kind, fault.error_type, fault.code, retry_after_s, envelope="v3"
+        )
     error_type, _, code = spec.partition(":")
     meta = ERROR_TYPES.get(error_type)
     if meta is None:
         known = ", ".join([*ERROR_TYPES, *SPECIAL_KINDS])
         raise ValueError(f"unknown fault kind {spec!r}; known: {known}")
+    # A code is matched case-insensitively and sent as spelled (Smartcar's SDK fixtures
+    # spell the vehicle throttle "Vehicle").
     if not code:
         chosen = meta.codes[0]
-    elif code in meta.codes or meta.open_codes:
+    elif code.upper() in meta.codes or meta.open_codes:
         chosen = code
     else:
         codes = ", ".join(c for c in meta.codes if c)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from yarl import URL
@@ -20,6 +21,7 @@ from billing.smartcar.sim.wire import html_page, json_response, oauth_error
 if TYPE_CHECKING:
     from billing.smartcar.sim.simulator import Simulator
 
+REQUIRED_PREFIX = "required:"
 # Connect outcomes a test can ask for with `sim_error=`.
 CONNECT_ERRORS = MappingProxyType(
     {
@@ -47,6 +49,17 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return value
 
 
+def _zone_param(request: web.Request) -> str | None:
+    zone = request.query.get("sim_timezone")
+    if zone is None:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError("sim_timezone must be an IANA time zone") from None
+    return zone
+
+
 def _field(form: Mapping[str, object], name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) and value else None
@@ -59,8 +72,9 @@ class OAuthHandlers:
 
     async def authorize(self, request: web.Request) -> web.Response:
         """Auto-consent: redirect with a code, or with the error asked for by `sim_error`.
-        `sim_vehicles=N` sizes a new user, `sim_user=<id>` reconnects an existing one and
-        `sim_history_days=D` backdates a new user's grant."""
+        `sim_vehicles=N` sizes a new user, `sim_user=<id>` reconnects an existing one,
+        `sim_history_days=D` backdates a new user's grant and `sim_timezone=<IANA zone>` sets
+        its vehicles' zone. Scopes may carry Smartcar's `required:` prefix."""
         sim, query = self._sim, request.query
         if query.get("client_id") != sim.options.client_id:
             return _bad_request("Unknown client_id.")
@@ -89,10 +103,14 @@ class OAuthHandlers:
             try:
                 count = _int_param(request, "sim_vehicles", 1, 1, 100)
                 days = _int_param(request, "sim_history_days", 0, 0, 3650)
+                zone = _zone_param(request)
             except ValueError as exc:
                 return _bad_request(str(exc))
-            user_id = sim.add_user(count, now - timedelta(days=days)).user_id
-        scopes = frozenset(query.get("scope", "").split()) or DEFAULT_SCOPES
+            user_id = sim.add_user(count, now - timedelta(days=days), timezone=zone).user_id
+        # `required:read_charge_records` asks for the same permission, marked as one the
+        # owner may not deselect; the token carries the permission's plain name.
+        requested = query.get("scope", "").split()
+        scopes = frozenset(s.removeprefix(REQUIRED_PREFIX) for s in requested) or DEFAULT_SCOPES
         # The exchange must present the redirect_uri exactly as given here.
         code = sim.accounts.issue_code(user_id, query["redirect_uri"], scopes, now)
         return _redirect(target, {"code": code}, state)

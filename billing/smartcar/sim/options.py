@@ -24,7 +24,10 @@ class SimulatorOptions:
     the 30-day window, restatements), so tests can move time. `hang_s` is how long a
     `timeout` fault keeps a request open (longer than any sane client timeout).
     `history_policy` says what a `startDate` older than 30 days gets: clamped to the oldest
-    readable day, or a 400 VALIDATION error.
+    readable day, or a 400 VALIDATION error. `vehicle_min_interval_s` is a per-vehicle
+    throttle (429 RATE_LIMIT:VEHICLE for a read sooner than that after the last one); Smartcar
+    does not publish one, so it is off (0) unless a test or benchmark sets it. A vehicle
+    still waits out any Retry-After it was given.
     """
 
     vehicles: int = 0
@@ -33,7 +36,7 @@ class SimulatorOptions:
     fault_rate: float = 0.0
     rate_burst: int = 120
     rate_per_minute: float = 2.0
-    vehicle_min_interval_s: float = 60.0
+    vehicle_min_interval_s: float = 0.0
     vehicle_monthly_quota: int | None = None
     access_ttl_s: int = 7200
     refresh_grace_s: float = 60.0

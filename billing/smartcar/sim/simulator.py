@@ -79,7 +79,6 @@ class Simulator:
         self._offset = timedelta()
         self._ids = Random(f"{opts.seed}|ids")
         self._latency = Random(f"{opts.seed}|latency")
-        self._style = 0
         self._url: str | None = None
         self.accounts = Accounts(
             access_ttl=timedelta(seconds=opts.access_ttl_s),
@@ -119,15 +118,18 @@ class Simulator:
     def new_id(self) -> str:
         return str(UUID(int=self._ids.getrandbits(128), version=4))
 
-    def add_user(self, n_vehicles: int, granted_at: datetime) -> User:
-        """A user owning `n_vehicles` new vehicles, without tokens yet."""
+    def add_user(
+        self, n_vehicles: int, granted_at: datetime, *, timezone: str | None = None
+    ) -> User:
+        """A user owning `n_vehicles` new vehicles, without tokens yet; the vehicles' time
+        zone is `timezone`, or drawn per vehicle."""
         if not 0 <= n_vehicles <= 100:
             raise ValueError("a simulated user has 0 to 100 vehicles")
         user = User(self.new_id(), [], granted_at)
         for _ in range(n_vehicles):
             vehicle_id = self.new_id()
             self.vehicles[vehicle_id] = make_profile(
-                self.options.seed, len(self.vehicles), vehicle_id
+                self.options.seed, len(self.vehicles), vehicle_id, timezone
             )
             self.owners[vehicle_id] = user.user_id
             user.vehicle_ids.append(vehicle_id)
@@ -140,11 +142,13 @@ class Simulator:
         *,
         history_days: int = PRECREATED_HISTORY_DAYS,
         scopes: frozenset[str] = DEFAULT_SCOPES,
+        timezone: str | None = None,
     ) -> SimUser:
         """A user with `n_vehicles` vehicles and a token pair, as if the owner had connected
-        `history_days` ago (that much history is readable), for importing without Connect."""
+        `history_days` ago (that much history is readable), for importing without Connect.
+        `timezone` sets the vehicles' zone (drawn per vehicle otherwise)."""
         now = self.now()
-        user = self.add_user(n_vehicles, now - timedelta(days=history_days))
+        user = self.add_user(n_vehicles, now - timedelta(days=history_days), timezone=timezone)
         return _sim_user(user, self.accounts.issue_pair(user.user_id, scopes, now))
 
     def users(self) -> list[SimUser]:
@@ -244,10 +248,6 @@ class Simulator:
         latency = self.options.latency_ms
         if latency > 0:
             await asyncio.sleep(latency * self._latency.uniform(0.9, 1.1) / 1000)
-
-    def next_style(self) -> int:
-        self._style += 1
-        return self._style
 
     def retry_after(self, seconds: float) -> str:
         return retry_after(seconds, self.now(), self.options.retry_after_style)

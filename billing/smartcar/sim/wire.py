@@ -143,13 +143,29 @@ def json_response(
     )
 
 
-def _resolution(kind: str | None, style: int) -> object:
-    # The field arrives as an object, null or a bare string; rotate so parsers meet all three.
-    if style % 4 == 2:
-        return None
-    if style % 4 == 3:
-        return kind
-    return {"type": kind, "url": None}
+def _error_fields(
+    error_type: str,
+    code: str | None,
+    request_id: str,
+    description: str | None,
+    detail: list[dict[str, str]] | None,
+) -> dict[str, Any]:
+    """The fields of a Smartcar error object, absent values as null. `resolution` is always
+    an object with a `type` (null when there is nothing to do), as documented."""
+    meta = ERROR_TYPES[error_type]
+    anchor = (code or error_type).lower().replace("_", "-")
+    fields: dict[str, Any] = {
+        "type": error_type,
+        "code": code,
+        "description": description or meta.description,
+        "docURL": f"{DOCS}/{error_type.lower().replace('_', '-')}#{anchor}",
+        "requestId": request_id,
+        "resolution": {"type": meta.resolution, "url": None},
+        "suggestedUserMessage": meta.user_message,
+    }
+    if error_type == "VALIDATION":
+        fields["detail"] = detail
+    return fields
 
 
 def v2_error(
@@ -157,52 +173,49 @@ def v2_error(
     code: str | None,
     *,
     request_id: str,
-    style: int = 0,
     description: str | None = None,
     detail: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """A v2 error body with every documented field (absent values as null)."""
-    meta = ERROR_TYPES[error_type]
-    anchor = (code or error_type).lower().replace("_", "-")
-    body: dict[str, Any] = {
-        "type": error_type,
-        "code": code,
-        "description": description or meta.description,
-        "docURL": f"{DOCS}/{error_type.lower().replace('_', '-')}#{anchor}",
-        "statusCode": meta.status,
-        "requestId": request_id,
-        "resolution": _resolution(meta.resolution, style),
-        "suggestedUserMessage": meta.user_message,
+    status = ERROR_TYPES[error_type].status
+    body = {
+        **_error_fields(error_type, code, request_id, description, detail),
+        "statusCode": status,
     }
-    if error_type == "VALIDATION":
-        body["detail"] = detail
-    return json_response(body, meta.status, headers)
+    return json_response(body, status, headers)
 
 
-def legacy_error(status: int = 409) -> web.Response:
-    """The older `{"error", "message", "code"}` shape."""
-    return json_response(
-        {"error": "vehicle_state_error", "message": "Vehicle is asleep.", "code": "VS_000"},
-        status,
-    )
+def v3_error(
+    error_type: str,
+    code: str | None,
+    *,
+    request_id: str,
+    description: str | None = None,
+    detail: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The v3 envelope `{"errors": [{...}]}`: the same error object, its `status` a string."""
+    status = ERROR_TYPES[error_type].status
+    error = {
+        **_error_fields(error_type, code, request_id, description, detail),
+        "status": str(status),
+    }
+    return json_response({"errors": [error]}, status, headers)
 
 
-def v3_error(request_id: str) -> web.Response:
-    """The v3 JSON:API envelope, with `status` as a string."""
+def legacy_error(request_id: str, status: int = 409) -> web.Response:
+    """The v1.0 shape `{"error", "message", "code"}` (with `statusCode` and `requestId`, which
+    the official SDK reads from it)."""
     return json_response(
         {
-            "errors": [
-                {
-                    "status": "500",
-                    "code": "INTERNAL",
-                    "title": "Internal server error",
-                    "detail": "Smartcar had an internal error.",
-                    "meta": {"requestId": request_id},
-                }
-            ]
+            "error": "vehicle_state_error",
+            "message": "Vehicle is asleep.",
+            "code": "VS_000",
+            "statusCode": status,
+            "requestId": request_id,
         },
-        500,
+        status,
     )
 
 

@@ -189,6 +189,32 @@ async def test_upstream_error_becomes_typed(mocked: aioresponses, smartcar: Smar
     )
 
 
+VEHICLE_THROTTLE_BODIES = {
+    # the official SDKs' own fixture spells the code "Vehicle"
+    "v2 as the SDK fixture": {"type": "RATE_LIMIT", "code": "Vehicle", "statusCode": 429},
+    "v2 lower case": {"type": "rate_limit", "code": "vehicle", "statusCode": 429},
+    "v3 envelope": {"errors": [{"type": "RATE_LIMIT", "code": "VEHICLE", "status": "429"}]},
+    "v3 envelope, SDK case": {
+        "errors": [{"type": "Rate_Limit", "code": "Vehicle", "status": "429"}]
+    },
+}
+
+
+@pytest.mark.parametrize("body", VEHICLE_THROTTLE_BODIES.values(), ids=VEHICLE_THROTTLE_BODIES)
+async def test_a_vehicle_throttle_in_any_case_or_envelope_stays_a_vehicle_throttle(
+    mocked: aioresponses, smartcar: SmartcarClient, body: dict[str, Any]
+) -> None:
+    mocked.get(
+        records_url("veh-1"), status=429, body=json.dumps(body), headers={"Retry-After": "120"}
+    )
+    with pytest.raises(SmartcarError) as info:
+        await smartcar.charge_records("veh-1", "t", start=None, end=None, now=NOW)
+    error = info.value
+    # Not "app_throttled": that would drain the budget every process shares.
+    assert (error.type, error.code, error.advice) == ("RATE_LIMIT", "VEHICLE", "vehicle_throttled")
+    assert (error.retry_after_s, error.suggested_delay_s) == (120.0, 120.0)
+
+
 @pytest.mark.parametrize(
     ("status", "body", "advice"),
     [

@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 import pytest
 
+from billing.smartcar.error_bodies import error_from_response, parse_retry_after
 from billing.smartcar.errors import (
     MAX_RETRY_AFTER_S,
     UPSTREAM_RATE_LIMIT_DELAY_S,
@@ -16,10 +17,8 @@ from billing.smartcar.errors import (
     Outcome,
     SmartcarError,
     classify,
-    error_from_response,
     get_header,
     outcome_for,
-    parse_retry_after,
 )
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
