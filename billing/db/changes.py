@@ -78,7 +78,7 @@ async def list_changes(
         )
     changes = []
     for row in rows:
-        position = Position(int(row["xid"]), row["id"])
+        position = Position(int(row["xid_text"]), row["id"])
         changes.append(
             Change(
                 cursor=encode_position(position),
@@ -91,6 +91,6 @@ async def list_changes(
                 data=row["data"],
             )
         )
-    last = Position(int(rows[-1]["xid"]), rows[-1]["id"]) if rows else None
+    last = Position(int(rows[-1]["xid_text"]), rows[-1]["id"]) if rows else None
     position = next_position(after, last, full=len(rows) == limit, horizon=horizon)
     return ChangePage(changes=changes, next_cursor=encode_position(position))
