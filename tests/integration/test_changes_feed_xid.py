@@ -189,3 +189,12 @@ async def test_every_change_once_for_every_limit_across_a_digit_of_the_xid(
         if any(problem.values()) or sorted(ids) != logged_ids:
             problems[limit] = problem
     assert problems == {}, f"of {len(logged_ids)} changes, per limit: {problems}"
+
+
+@pytest.mark.parametrize("xid", [0, 1000, 2**32, 3 * 2**32 + XIDS_PER_CLOG_PAGE + 1])
+def test_a_next_xid_off_a_commit_log_page_or_on_an_epoch_start_is_refused(
+    tmp_path: Path, xid: int
+) -> None:
+    with pytest.raises(ValueError, match="next_xid must be a multiple"):
+        EmbeddedServer(tmp_path, next_xid=xid)
+    assert not (tmp_path / "postgres").exists()  # refused before anything was started
