@@ -33,6 +33,10 @@ with the lines' kWh. What this means, in the words of the reimbursement rules:
   total exceeds the current value only by claw-backs a manager refused (and falls short of it
   only by payments a manager refused, R). Between a restatement and the decision on its
   adjustment, A is what was approved before; the rule applies to A + P.
+- A refusal stands for the record's life: R and K only grow, as decided lines never change.
+  So a claw-back once refused leaves the employee up to K above the value for good (a later
+  rise that was paid can fall back by K before anything is taken back), and a payment once
+  refused keeps the record up to R below it.
 - A decided line is never changed; every amount here is a sum or difference of amounts
   already rounded to the currency's minor unit, so nothing is rounded again.
 
