@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,6 +30,22 @@ class HttpMetrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.feed_held_back_seconds = Gauge(
+            "billing_change_feed_held_back_seconds",
+            "Age of the oldest running transaction on the database server (any database), which"
+            " the change feed waits for before handing out later changes; NaN if unknown",
+            registry=self.registry,
+        )
+        self.feed_held_back_xids = Gauge(
+            "billing_change_feed_held_back_xids",
+            "Transaction ids the change feed's horizon trails the server's next one",
+            registry=self.registry,
+        )
+
+    def observe_feed(self, age_s: float | None, xids: int | None) -> None:
+        """Set the feed gauges from a reading; None for a figure that could not be read."""
+        self.feed_held_back_seconds.set(math.nan if age_s is None else age_s)
+        self.feed_held_back_xids.set(math.nan if xids is None else xids)
 
     def middleware(self) -> Callable[..., Awaitable[web.StreamResponse]]:
         @web.middleware

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from billing.db.pool import Connection
@@ -26,6 +27,23 @@ from billing.domain.changes import (
 from billing.domain.errors import InvalidData
 
 _q = queries("changes")
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack:
+    """The oldest running transaction on the server, which the feed waits for.
+
+    `age_s` is None when none runs, or when its start is not visible to this role.
+    """
+
+    age_s: float | None
+    xids: int
+
+
+async def held_back(conn: Connection) -> HeldBack:
+    row = await conn.fetchrow(_q.held_back)
+    assert row is not None  # the query always returns one row
+    return HeldBack(row["age_s"], row["xids"])
 
 
 def encode_position(position: Position) -> str:
@@ -78,7 +96,7 @@ async def list_changes(
         )
     changes = []
     for row in rows:
-        position = Position(int(row["xid"]), row["id"])
+        position = Position(int(row["xid_text"]), row["id"])
         changes.append(
             Change(
                 cursor=encode_position(position),
@@ -91,6 +109,6 @@ async def list_changes(
                 data=row["data"],
             )
         )
-    last = Position(int(rows[-1]["xid"]), rows[-1]["id"]) if rows else None
+    last = Position(int(rows[-1]["xid_text"]), rows[-1]["id"]) if rows else None
     position = next_position(after, last, full=len(rows) == limit, horizon=horizon)
     return ChangePage(changes=changes, next_cursor=encode_position(position))

@@ -24,9 +24,9 @@ from billing.domain.corrections import (
     plan_correction,
     split_tariffs,
 )
-from billing.domain.ledger import RecordLedger
 from billing.domain.models import Tariff
 from billing.domain.pricing import TariffRange
+from billing.domain.repricing import RecordLedger
 
 _q = queries("corrections")
 

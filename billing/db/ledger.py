@@ -21,12 +21,10 @@ from billing.domain.ledger import (
     CreateAdjustment,
     CreateCharge,
     LineState,
-    RecordLedger,
-    RecordPlan,
     UpdatePending,
-    plan_repricing,
 )
 from billing.domain.pricing import Priced, TariffRange, Unpriced, billing_period
+from billing.domain.repricing import RecordLedger, RecordPlan, plan_repricing
 
 _q = queries("ledger")
 

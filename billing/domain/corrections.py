@@ -32,19 +32,21 @@ from pydantic import BeforeValidator, Field, model_validator
 from billing.domain.errors import InvalidData
 from billing.domain.ledger import (
     Action,
-    CorrectionPreview,
     CreateAdjustment,
     CreateCharge,
-    LineChange,
     LineState,
-    RecordLedger,
-    RecordPlan,
     UpdatePending,
-    preview_correction,
 )
 from billing.domain.line_items import LineItemKind, in_minor_units
 from billing.domain.models import Input, Price, Record
 from billing.domain.pricing import TariffRange
+from billing.domain.repricing import (
+    CorrectionPreview,
+    LineChange,
+    RecordLedger,
+    RecordPlan,
+    preview_correction,
+)
 
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # The scale of tariffs.price_per_kwh, so planned and stored prices read the same.

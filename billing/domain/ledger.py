@@ -1,26 +1,54 @@
 """Reconciling a charge record with its line items, without ever touching a decided line.
 
-The lines of a record must add up to what the record is worth now: in the target's currency
-to the target's amount, in any other currency to zero, and their kWh to the record's home
-kWh. While the charge line is the record's only line and still pending, it simply follows
-the record. Once it is decided (approved or rejected), every difference goes to one pending
-adjustment line per currency, linked to the charge line: an existing pending adjustment is
-updated, otherwise a new one is created. A decided line is never changed, so an adjustment
-may be negative, and a rejected line still counts in the record's sum: what it refused is
-final, and only the difference to the new figure is put up for a new decision.
+While the charge line is the record's only line and still pending, it simply follows the
+record. Once it is decided (approved or rejected), decisions are final in both directions
+and a difference goes to one pending adjustment line per currency, linked to the charge
+line: an existing pending adjustment is updated, otherwise a new one is created.
 
-A price correction is the same reconciliation with the corrected tariffs; `preview_correction`
-shows, line by line, what applying its plans would do.
+The rule, for each currency of the record's lines and of its target, over the decided lines:
+
+    paid    A = the sum of the approved amounts: what the employee was paid for the record;
+    refused R = the sum of the rejected positive amounts: payments a manager refused;
+    kept    K = minus the sum of the rejected negative amounts: claw-backs a manager refused;
+    value   T = the target's amount in its currency, zero in any other (a pending charge line
+                or a record gone upstream has no other figure).
+
+The record is settled while A lies in the settled range [max(0, T - R), T + K]: paid no more
+than it is worth now, plus the claw-backs refused, and no less than it is worth less the
+payments refused, never below zero. The pending adjustment is the smallest move that
+settles it:
+
+    P = clamp(A, max(0, T - R), T + K) - A
+
+zero while A is in the range, else the distance to its nearest end. kWh follow the same rule
+with the lines' kWh. What this means, in the words of the reimbursement rules:
+
+- With nothing rejected (R = K = 0), A + P = T: the lines add up to the current value.
+- What was approved is what was paid, and a rejected amount was never paid: a claw-back only
+  ever takes back paid money, never more than was approved (A + P >= 0), and a rejected
+  payment is not put up again unless the value rises past A + R.
+- A refused claw-back is not paid out again when the figure returns: money is only put up
+  when the value exceeds A + R, and the money kept counts as paid.
+- Approving the pending adjustment makes A settled: then 0 <= A <= T + K, so the approved
+  total exceeds the current value only by claw-backs a manager refused (and falls short of it
+  only by payments a manager refused, R). Between a restatement and the decision on its
+  adjustment, A is what was approved before; the rule applies to A + P.
+- A refusal stands for the record's life: R and K only grow, as decided lines never change.
+  So a claw-back once refused leaves the employee up to K above the value for good (a later
+  rise that was paid can fall back by K before anything is taken back), and a payment once
+  refused keeps the record up to R below it.
+- A decided line is never changed; every amount here is a sum or difference of amounts
+  already rounded to the currency's minor unit, so nothing is rounded again.
+
+A price correction is the same reconciliation with the corrected tariffs: see
+`billing.domain.repricing`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Literal, TypeAlias, assert_never
 from uuid import UUID
@@ -28,12 +56,8 @@ from uuid import UUID
 from billing.domain.errors import Conflict, NotFound, StaleVersion
 from billing.domain.pricing import (
     Priced,
-    TariffRange,
     Unpriced,
     as_money,
-    billing_period,
-    cap_priced,
-    price_day,
 )
 
 LineKind = Literal["charge", "adjustment"]
@@ -147,8 +171,11 @@ def _settle(
         want_kwh, want_amount, price = Decimal(0), _zero(currency), None
     pending = [line for line in bucket if line.status == "pending"]
     decided = [line for line in bucket if line.status != "pending"]
-    kwh = want_kwh - sum((line.kwh for line in decided), Decimal(0))
-    amount = want_amount - _sum(decided, currency)
+    kwh = settling_move(want_kwh, [(x.status, x.kwh) for x in decided])
+    # as_money refuses an amount with more decimals than the currency has, which would
+    # otherwise leak into every difference computed from it.
+    money = [(x.status, as_money(x.amount, currency)) for x in decided]
+    amount = settling_move(want_amount, money) + _zero(currency)
     if not pending:
         if kwh == 0 and amount == 0:
             return []
@@ -171,6 +198,16 @@ def _settle(
     updates = [_update(x, target, Decimal(0), _zero(currency)) for x in extras]
     updates.append(_update(carrier, target, kwh, amount, price))
     return [u for u, line in zip(updates, pending, strict=True) if _changes(line, u)]
+
+
+def settling_move(value: Decimal, decided: Sequence[tuple[LineStatus, Decimal]]) -> Decimal:
+    """P of the module's rule: what the pending line must hold, given the value T and the
+    (status, figure) of the decided lines."""
+    paid = sum((x for status, x in decided if status == "approved"), Decimal(0))
+    refused = sum((x for status, x in decided if status == "rejected" and x > 0), Decimal(0))
+    kept = -sum((x for status, x in decided if status == "rejected" and x < 0), Decimal(0))
+    low, high = max(Decimal(0), value - refused), value + kept
+    return min(max(paid, low), high) - paid
 
 
 def _update(
@@ -202,12 +239,6 @@ def _changes(line: LineState, update: UpdatePending) -> bool:
 
 def _zero(currency: str) -> Decimal:
     return as_money(Decimal(0), currency)
-
-
-def _sum(lines: Sequence[LineState], currency: str) -> Decimal:
-    # as_money refuses an amount with more decimals than the currency has, which would
-    # otherwise leak into every difference computed from it.
-    return sum((as_money(line.amount, currency) for line in lines), _zero(currency))
 
 
 def apply(
@@ -267,139 +298,3 @@ def apply(
             case _:
                 assert_never(action)
     return result
-
-
-# Price corrections
-
-
-@dataclass(frozen=True, slots=True)
-class RecordLedger:
-    """A charge record's day and home kWh with its lines (in creation order)."""
-
-    record_id: UUID
-    charge_date: date
-    home_kwh: Decimal
-    lines: tuple[LineState, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordPlan:
-    record_id: UUID
-    target: Target
-    actions: tuple[Action, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class LineChange:
-    """One line a plan touches, with its new figures; `was` is the line before (None if new).
-
-    A pending charge line that follows its record into another currency is the one change
-    whose old and new currencies differ.
-    """
-
-    record_id: UUID
-    line_id: UUID | None
-    kind: LineKind
-    currency: str
-    amount: Decimal
-    unit_price: Decimal
-    was: LineState | None
-
-
-@dataclass(frozen=True, slots=True)
-class CorrectionPreview:
-    """What a correction would do: its plans, every line it touches, the total per currency.
-
-    `unpriced` lists the records with home kWh that no tariff covers; their lines stay as
-    they are.
-    """
-
-    plans: tuple[RecordPlan, ...]
-    changes: tuple[LineChange, ...]
-    totals: tuple[tuple[str, Decimal], ...]
-    unpriced: tuple[UUID, ...]
-
-
-def plan_repricing(
-    records: Sequence[RecordLedger],
-    tariffs: Sequence[TariffRange],
-    *,
-    monthly_cap: Decimal | None = None,
-) -> tuple[RecordPlan, ...]:
-    """Re-price one employee's records with `tariffs`, in date order, each against its lines.
-
-    With a cap, `records` must be all of the employee's records in the periods concerned,
-    since the cap is filled in date order (see `billing.domain.pricing`): a day's target
-    depends on what the days before it are paid once their own plans are applied.
-    """
-    if len({r.record_id for r in records}) != len(records):
-        raise ValueError("each record may appear only once")
-    # What the records planned so far are paid, per period and currency: the cap's fill.
-    paid: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    # Lines a plan creates get stand-in ids: only their amounts are looked at here.
-    counter = itertools.count(1)
-    plans: list[RecordPlan] = []
-    for r in sorted(records, key=lambda r: (r.charge_date, str(r.record_id))):
-        period = billing_period(r.charge_date)
-        target = price_day(r.home_kwh, r.charge_date, tariffs)
-        if isinstance(target, Priced) and monthly_cap is not None:
-            target = cap_priced(target, paid[period, target.currency], monthly_cap)
-        actions = reconcile(target, r.lines)
-        after = apply(r.lines, actions, new_id=lambda: UUID(int=next(counter)))
-        for line in after:
-            if line.status != "rejected":
-                paid[period, line.currency] += line.amount
-        plans.append(RecordPlan(r.record_id, target, tuple(actions)))
-    return tuple(plans)
-
-
-def preview_correction(
-    records: Sequence[RecordLedger],
-    tariffs: Sequence[TariffRange],
-    *,
-    monthly_cap: Decimal | None = None,
-) -> CorrectionPreview:
-    """What re-pricing `records` with the corrected `tariffs` would change, line by line.
-
-    Applying `plans` of the result does exactly what `changes` describe.
-    """
-    plans = plan_repricing(records, tariffs, monthly_cap=monthly_cap)
-    lines_by_id = {line.id: line for r in records for line in r.lines}
-    changes: list[LineChange] = []
-    for plan in plans:
-        for action in plan.actions:
-            changes.append(_describe(plan.record_id, action, lines_by_id))
-    totals: defaultdict[str, Decimal] = defaultdict(Decimal)
-    for change in changes:
-        totals[change.currency] += change.amount
-        if change.was is not None:
-            totals[change.was.currency] -= change.was.amount
-    return CorrectionPreview(
-        plans=plans,
-        changes=tuple(changes),
-        totals=tuple(sorted(totals.items())),
-        unpriced=tuple(p.record_id for p in plans if isinstance(p.target, Unpriced)),
-    )
-
-
-def _describe(record_id: UUID, action: Action, lines: dict[UUID, LineState]) -> LineChange:
-    match action:
-        case CreateCharge(priced=p):
-            return LineChange(record_id, None, "charge", p.currency, p.amount, p.unit_price, None)
-        case UpdatePending():
-            was = lines[action.line_id]
-            return LineChange(
-                record_id, was.id, was.kind, action.currency, action.amount, action.unit_price, was
-            )
-        case CreateAdjustment():
-            return LineChange(
-                record_id,
-                None,
-                "adjustment",
-                action.currency,
-                action.amount_delta,
-                action.unit_price,
-                None,
-            )
-        case _:
-            assert_never(action)

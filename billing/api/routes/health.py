@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
+import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from pydantic import BaseModel
 from billing.api.keys import METRICS, OPENAPI
 from billing.api.registry import Routes
 from billing.api.routes.common import pool
+from billing.db import changes
 from billing.db.migrations import head_revision
 
 routes = Routes()
@@ -80,7 +82,18 @@ async def readyz(request: web.Request) -> web.Response | Readiness:
     raw_response="text/plain",
 )
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS].registry)
+    """Prometheus text; the change feed's gauges are read from the database at each scrape."""
+    app_metrics = request.app[METRICS]
+    try:
+        async with pool(request).acquire(timeout=2) as conn:
+            lag = await changes.held_back(conn)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app_metrics.observe_feed(None, None)  # the other metrics are still worth serving
+    else:
+        # No start visible: none runs (0 ids behind), or another role's (unknown).
+        age = lag.age_s if lag.age_s is not None else (0.0 if lag.xids == 0 else None)
+        app_metrics.observe_feed(age, lag.xids)
+    body = generate_latest(app_metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
