@@ -123,3 +123,13 @@ async def test_a_drain_pause_accrues_nothing_in_sql(pool: Pool) -> None:
             assert await bucket.take(conn, 50, now=T0 + timedelta(seconds=tenth / 10)) == 0
         assert await bucket.take(conn, 50, now=T0 + timedelta(seconds=2)) == 0
         assert await bucket.take(conn, 50, now=T0 + timedelta(seconds=2.5)) == 5
+
+
+async def test_a_whole_token_of_refill_is_not_truncated_below_one(pool: Pool) -> None:
+    # 20 s at 3/min is exactly one token; dividing the seconds by 60 before multiplying
+    # gave 0.99999..., truncated to 0.9999, and the call was refused.
+    bucket = Bucket(capacity=5, per_minute=3)
+    async with pool.acquire() as conn:
+        await bucket.ensure(conn, now=T0)
+        assert await bucket.take(conn, 5, now=T0) == 5
+        assert await bucket.take(conn, 1, now=T0 + timedelta(seconds=20)) == 1

@@ -151,3 +151,18 @@ async def test_due_and_priority_sql_is_the_planner(
             assert risk == sum(at_risk(v, today, risk_days) for v in views)
         finally:
             await tx.rollback()
+
+
+async def test_a_vehicle_backing_off_is_not_counted_due(pool: Pool, factory: Factory) -> None:
+    # due_count used to ignore not_before: a pass's progress total counted vehicles that
+    # claim_due would not hand out until their back-off ended.
+    fleet = await factory.fleet()
+    employee = await factory.employee(fleet)
+    backing_off = VehicleView(
+        id=VehicleId(UUID(int=1)), sync_state="retry_later", not_before=T0 + timedelta(minutes=5)
+    )
+    due = VehicleView(id=VehicleId(UUID(int=2)), sync_state="ok")
+    async with pool.acquire() as conn:
+        await _insert(conn, fleet.id, employee.id, [backing_off, due])
+        assert await conn.fetchval(_q.due_count, T0, None, False) == 1
+        assert await _claimed(conn, T0, 10, None) == {due.id}
