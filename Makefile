@@ -30,6 +30,6 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy billing
+	$(PY) -m mypy billing tests
 
 check: lint typecheck test
