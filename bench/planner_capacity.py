@@ -1,6 +1,6 @@
 """Largest fleet the sync planner keeps whole over 90 days with the default Smartcar bucket.
 
-Bisects the fleet size in the deterministic simulation (`billing.domain.fleet_simulation`)
+Bisects the fleet size in the deterministic simulation (`billing.fleet_simulation`)
 for two criteria and prints each next to the theoretical bound:
 
 - zero days lost: no day of any vehicle leaves the 30-day window unread;
@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from billing.domain.fleet_simulation import (
+from billing.domain.window import HISTORY_DAYS
+from billing.fleet_simulation import (
     SimulationConfig,
     SimulationResult,
     simulate,
     theoretical_bound,
 )
-from billing.domain.window import HISTORY_DAYS
 
 Criterion = Callable[[SimulationResult], bool]
 

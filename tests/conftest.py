@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from billing.api.app import create_app
@@ -88,7 +89,7 @@ def settings(db_dsn: str) -> Settings:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[TestClient[asyncio.AbstractEventLoop]]:
+async def client(settings: Settings) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(create_app(settings))) as client:
         yield client
 

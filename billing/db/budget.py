@@ -1,9 +1,10 @@
 """The Smartcar application budget as one token bucket row shared by every process.
 
-Capacity and refill come from BILLING_SMARTCAR_RATE_BURST / _PER_MINUTE. The arithmetic is the
-same as `billing.domain.bucket`, done under the row lock so that concurrent workers never
-grant more than Smartcar allows. Time is the database's clock, the one clock all processes
-share.
+Capacity and refill come from BILLING_SMARTCAR_RATE_BURST / _PER_MINUTE. The arithmetic is
+`billing.domain.bucket`, done in SQL under the row lock so that concurrent workers never
+grant more than Smartcar allows (tests/integration/test_budget_equivalence.py proves the two
+agree step for step). Time is the database's clock, the one clock all processes share;
+`now=` drives the bucket in virtual time instead (tests, benchmarks).
 
 Smartcar counts a call when it arrives, we count it when it is granted. While calls travel
 its bucket is the fuller one, so it stops refilling at the capacity sooner: ours refills only
@@ -19,6 +20,7 @@ from decimal import Decimal
 
 from billing.db.pool import Connection
 from billing.db.queries import queries
+from billing.domain.bucket import BucketState, rate
 
 _q = queries("budget")
 
@@ -30,22 +32,30 @@ class Bucket:
 
     @property
     def _rate(self) -> Decimal:
-        return Decimal(str(self.per_minute))
+        return rate(self.per_minute)
 
-    async def take(self, conn: Connection, wanted: int, *, leased: int = 0) -> int:
+    async def ensure(self, conn: Connection, *, now: datetime | None = None) -> None:
+        """Create the row, full, if no process has yet."""
+        await conn.execute(_q.ensure_bucket, self.capacity, now)
+
+    async def take(
+        self, conn: Connection, wanted: int, *, leased: int = 0, now: datetime | None = None
+    ) -> int:
         """Grant up to `wanted` calls now; 0 when the bucket is empty or paused.
 
         `leased`: leases this transaction took for the calls it asks for (no call is in
         flight for them yet). Once it commits, the leases it keeps count as calls in flight
         for every other process.
         """
-        await conn.execute(_q.ensure_bucket, self.capacity)
+        await self.ensure(conn, now=now)
         async with conn.transaction():
-            await self.settle(conn, taken=leased)
-            row = await conn.fetchrow(_q.take_tokens, wanted)
+            await self.settle(conn, taken=leased, now=now)
+            row = await conn.fetchrow(_q.take_tokens, wanted, now)
         return int(row["granted"]) if row else 0
 
-    async def settle(self, conn: Connection, *, taken: int = 0, ended: int = 0) -> None:
+    async def settle(
+        self, conn: Connection, *, taken: int = 0, ended: int = 0, now: datetime | None = None
+    ) -> None:
         """Bring the bucket up to now, the leases counting as calls in flight.
 
         Call it in the transaction that takes or ends leases, after doing so and saying how
@@ -53,13 +63,13 @@ class Bucket:
         raised cap. Leases are locked before the bucket, never the other way round.
         """
         await conn.execute(_q.lock_bucket)
-        await conn.execute(_q.settle_tokens, self.capacity, self._rate, taken, ended)
+        await conn.execute(_q.settle_tokens, self.capacity, self._rate, taken, ended, now)
 
-    async def whole(self, conn: Connection) -> int:
+    async def whole(self, conn: Connection, *, now: datetime | None = None) -> int:
         """Whole calls the bucket holds now (0 while paused), read without the lock: at least
         what `take` grants, which also holds back the calls in flight."""
-        await conn.execute(_q.ensure_bucket, self.capacity)
-        whole: int = await conn.fetchval(_q.whole_tokens, self.capacity, self._rate)
+        await self.ensure(conn, now=now)
+        whole: int = await conn.fetchval(_q.whole_tokens, self.capacity, self._rate, now)
         return whole
 
     async def refund(self, conn: Connection, n: int) -> None:
@@ -67,13 +77,26 @@ class Bucket:
         if n > 0:
             await conn.execute(_q.refund_tokens, self.capacity, n)
 
-    async def drain(self, conn: Connection, retry_after_s: float) -> None:
+    async def drain(
+        self, conn: Connection, retry_after_s: float, *, now: datetime | None = None
+    ) -> None:
         """Smartcar said the application is over budget: everyone pauses."""
-        await conn.execute(_q.ensure_bucket, self.capacity)
-        await conn.execute(_q.drain, float(retry_after_s))
+        await self.ensure(conn, now=now)
+        await conn.execute(_q.drain, max(0.0, float(retry_after_s)), now)
 
-    async def available(self, conn: Connection) -> tuple[Decimal, datetime | None]:
-        await conn.execute(_q.ensure_bucket, self.capacity)
-        row = await conn.fetchrow(_q.peek, self.capacity, self._rate)
+    async def available(
+        self, conn: Connection, *, now: datetime | None = None
+    ) -> tuple[Decimal, datetime | None]:
+        await self.ensure(conn, now=now)
+        row = await conn.fetchrow(_q.peek, self.capacity, self._rate, now)
         assert row is not None
         return row["available"], row["paused_until"]
+
+    async def state(self, conn: Connection, *, now: datetime | None = None) -> BucketState:
+        """The row as stored."""
+        await self.ensure(conn, now=now)
+        row = await conn.fetchrow(_q.peek, self.capacity, self._rate, now)
+        assert row is not None
+        return BucketState(
+            tokens=row["tokens"], refilled_at=row["refilled_at"], paused_until=row["paused_until"]
+        )

@@ -2,28 +2,21 @@
 
 Smartcar meters the whole application with one bucket (120 requests burst, refilled at
 2 per minute by default). Every process draws from one shared row (`smartcar_budget`:
-`tokens`, `refilled_at`, `paused_until`), and the worker applies exactly this arithmetic in
-one UPDATE, so each rule here has a one-line SQL counterpart:
+`tokens`, `refilled_at`, `paused_until`) with the statements of `billing/db/sql/budget.sql`.
+This module is the same arithmetic, step for step and in the same numeric type (Decimal, as
+the `numeric` column): `tests/integration/test_budget_equivalence.py` runs random sequences
+of settle/take/refund/drain through both and requires the same tokens and grants on every
+step. Each function names the statement it mirrors.
 
-    elapsed     = greatest(0, extract(epoch FROM $now - refilled_at))
-    available   = least($capacity, tokens + elapsed * $per_minute / 60)
-    refilled_at = greatest(refilled_at, $now)
+Calls in flight: Smartcar counts a call when it arrives, we count it when it is granted.
+While calls travel its bucket is the fuller one and stops at the capacity first, so a
+settle refills only up to the capacity less the calls in flight.
 
-    -- take n, all or nothing
-    UPDATE smartcar_budget
-       SET tokens = <available> - $n, refilled_at = greatest(refilled_at, $now)
-     WHERE id = 1 AND <available> >= $n
-    RETURNING tokens
-
-    -- drain: Smartcar answered RATE_LIMIT:SMARTCAR_API
-    UPDATE smartcar_budget
-       SET tokens = 0,
-           refilled_at = greatest(refilled_at, $until, $now),
-           paused_until = greatest(refilled_at, $until, $now)
-     WHERE id = 1
-
-A drain moves `refilled_at` into the future: nothing accrues until then, so after a global
-rate limit the application resumes at the refill rate instead of with a full burst.
+A drain (Smartcar answered RATE_LIMIT:SMARTCAR_API) empties the bucket and moves
+`refilled_at` to the end of the pause: nothing accrues until then, so after a global rate
+limit the application resumes at the refill rate, not with whatever a pause would have
+accrued. Smartcar says the application is over budget, not how full its bucket is; the
+only safe assumption is that it is empty when the pause ends.
 """
 
 from __future__ import annotations
@@ -31,89 +24,128 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 
-# Float arithmetic can land a hair below a whole token (e.g. 0.9999999999 after odd
-# elapsed times); without this tolerance a caller could wait an extra tick for nothing.
-# The SQL side uses numeric and needs none.
-EPSILON = 1e-9
+# The column is numeric(12, 4): a settle truncates to it, never rounding up into a fraction
+# of a call Smartcar does not have.
+SCALE = Decimal("0.0001")
+_ZERO = Decimal(0)
+_SIXTY = Decimal(60)
+_MICRO = Decimal("0.000001")
 
 
 @dataclass(frozen=True, slots=True)
 class BucketState:
     """The shared budget row: tokens as of `refilled_at`, and the end of any global pause."""
 
-    tokens: float
+    tokens: Decimal
     refilled_at: datetime
     paused_until: datetime | None = None
 
 
 def full(now: datetime, capacity: int) -> BucketState:
-    """A bucket that starts with its whole burst available."""
-    return BucketState(tokens=float(capacity), refilled_at=now)
+    """A bucket that starts with its whole burst available (`ensure_bucket`)."""
+    return BucketState(tokens=Decimal(capacity), refilled_at=now)
 
 
-def refill(state: BucketState, now: datetime, capacity: int, per_minute: float) -> BucketState:
-    """The state with the tokens accrued between `refilled_at` and `now`, up to `capacity`."""
+def rate(per_minute: float | Decimal) -> Decimal:
+    """The refill rate as the database receives it (`Decimal(str(per_minute))`)."""
+    return per_minute if isinstance(per_minute, Decimal) else Decimal(str(per_minute))
+
+
+def accrued(state: BucketState, now: datetime, per_minute: float | Decimal) -> Decimal:
+    """Tokens plus the refill since `refilled_at`, uncapped; nothing before `refilled_at`."""
+    elapsed = max(_ZERO, _seconds(now - state.refilled_at))
+    return state.tokens + elapsed * rate(per_minute) / _SIXTY
+
+
+def settle(
+    state: BucketState,
+    now: datetime,
+    capacity: int,
+    per_minute: float | Decimal,
+    in_flight: int = 0,
+) -> BucketState:
+    """Bring the bucket up to `now`, up to the capacity less the calls in flight (`settle_tokens`).
+
+    `refilled_at` only moves forward: a pause (a drain into the future) or a clock slightly
+    behind another process accrues nothing and moves nothing back.
+    """
     _check(capacity, per_minute)
-    if now <= state.refilled_at:
-        # Paused (drained into the future) or a clock slightly behind another process.
-        return state
-    elapsed_s = (now - state.refilled_at).total_seconds()
-    tokens = min(float(capacity), state.tokens + elapsed_s * per_minute / 60)
-    return BucketState(tokens=tokens, refilled_at=now, paused_until=state.paused_until)
+    room = Decimal(capacity - in_flight)
+    tokens = max(_ZERO, min(room, accrued(state, now, per_minute))).quantize(SCALE, ROUND_DOWN)
+    return BucketState(
+        tokens=tokens, refilled_at=max(state.refilled_at, now), paused_until=state.paused_until
+    )
 
 
-def available(state: BucketState, now: datetime, capacity: int, per_minute: float) -> float:
-    """Tokens that could be taken at `now`."""
-    return refill(state, now, capacity, per_minute).tokens
+def refill(
+    state: BucketState, now: datetime, capacity: int, per_minute: float | Decimal
+) -> BucketState:
+    """`settle` with no call in flight."""
+    return settle(state, now, capacity, per_minute)
 
 
-def try_take(
-    state: BucketState, now: datetime, n: int, capacity: int, per_minute: float
-) -> tuple[bool, BucketState]:
-    """Take `n` tokens, all or nothing; the new state is refilled either way."""
+def available(
+    state: BucketState, now: datetime, capacity: int, per_minute: float | Decimal
+) -> Decimal:
+    """Tokens that have accrued by `now`, up to `capacity`, pause or not (`peek`)."""
+    _check(capacity, per_minute)
+    return min(Decimal(capacity), accrued(state, now, per_minute))
+
+
+def whole(state: BucketState, now: datetime, capacity: int, per_minute: float | Decimal) -> int:
+    """Whole calls a take could grant at most: 0 while paused (`whole_tokens`)."""
+    if is_paused(state, now):
+        return 0
+    return math.floor(available(state, now, capacity, per_minute))
+
+
+def grant(state: BucketState, now: datetime, n: int) -> tuple[int, BucketState]:
+    """Take up to `n` whole tokens of a settled bucket; none while paused (`take_tokens`)."""
     if n < 0:
         raise ValueError("cannot take a negative number of tokens")
-    current = refill(state, now, capacity, per_minute)
-    if current.tokens + EPSILON < n:
-        return False, current
-    return True, _spend(current, n)
+    taken = 0 if is_paused(state, now) else min(n, math.floor(state.tokens))
+    return taken, BucketState(
+        tokens=state.tokens - taken,
+        refilled_at=state.refilled_at,
+        paused_until=state.paused_until,
+    )
 
 
 def take_up_to(
-    state: BucketState, now: datetime, n: int, capacity: int, per_minute: float
+    state: BucketState,
+    now: datetime,
+    n: int,
+    capacity: int,
+    per_minute: float | Decimal,
+    in_flight: int = 0,
 ) -> tuple[int, BucketState]:
-    """Take as many whole tokens as are available, at most `n`; returns how many were taken."""
+    """Settle, then take as many whole tokens as are there, at most `n` (`Bucket.take`)."""
     if n < 0:
         raise ValueError("cannot take a negative number of tokens")
-    current = refill(state, now, capacity, per_minute)
-    taken = min(n, math.floor(current.tokens + EPSILON))
-    return taken, _spend(current, taken)
+    return grant(settle(state, now, capacity, per_minute, in_flight), now, n)
 
 
-def time_until(
-    state: BucketState, n: int, now: datetime, capacity: int, per_minute: float
-) -> timedelta:
-    """How long until `n` tokens are available (zero if they are now)."""
-    _check(capacity, per_minute)
-    if n > capacity:
-        raise ValueError(f"{n} tokens never fit in a bucket of {capacity}")
-    start = max(now, state.refilled_at)
-    current = refill(state, start, capacity, per_minute)
-    missing = n - current.tokens
-    if missing <= EPSILON:
-        return start - now
-    return (start - now) + timedelta(seconds=missing * 60 / per_minute)
+def refund(state: BucketState, n: int, capacity: int) -> BucketState:
+    """Give back calls granted but not made, up to the capacity (`refund_tokens`)."""
+    if n <= 0:
+        return state
+    return BucketState(
+        tokens=min(Decimal(capacity), state.tokens + n),
+        refilled_at=state.refilled_at,
+        paused_until=state.paused_until,
+    )
 
 
 def drain(state: BucketState, now: datetime, until: datetime) -> BucketState:
     """Empty the bucket and accrue nothing before `until` (upstream said the app is over budget).
 
-    A drain never shortens a pause already in force.
+    A drain never shortens a pause already in force (`drain`).
     """
     # refilled_at only moves forward, so this also keeps any longer pause already in force.
     until = max(until, now, state.refilled_at)
-    return BucketState(tokens=0.0, refilled_at=until, paused_until=until)
+    return BucketState(tokens=_ZERO, refilled_at=until, paused_until=until)
 
 
 def is_paused(state: BucketState, now: datetime) -> bool:
@@ -121,16 +153,13 @@ def is_paused(state: BucketState, now: datetime) -> bool:
     return state.paused_until is not None and now < state.paused_until
 
 
-def _spend(state: BucketState, n: int) -> BucketState:
-    # Never store a negative remainder caused by the tolerance above (the column is >= 0).
-    return BucketState(
-        tokens=max(0.0, state.tokens - n),
-        refilled_at=state.refilled_at,
-        paused_until=state.paused_until,
-    )
+def _seconds(delta: timedelta) -> Decimal:
+    # Exact, as PostgreSQL's extract(epoch FROM interval): whole microseconds.
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return Decimal(micros) * _MICRO
 
 
-def _check(capacity: int, per_minute: float) -> None:
+def _check(capacity: int, per_minute: float | Decimal) -> None:
     if capacity < 1:
         raise ValueError("a bucket holds at least one token")
     if per_minute <= 0:

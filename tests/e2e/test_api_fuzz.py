@@ -134,7 +134,7 @@ schema.config.generation.update(
 )
 
 
-def _known_id(case: Case, live_api: LiveApi) -> None:
+def _known_id(case: Case[Any], live_api: LiveApi) -> None:
     """Point about half the cases with an `{id}` at an object that exists.
 
     Chosen from the generated id itself, so a failing example replays identically.
@@ -151,7 +151,7 @@ def _known_id(case: Case, live_api: LiveApi) -> None:
             return
 
 
-def _lost_in_transit(case: Case) -> bool:
+def _lost_in_transit(case: Case[Any]) -> bool:
     """An invalid query value that never reaches the server (an empty list or object is not
     serialised at all) leaves a valid request, which a server rightly accepts."""
     if case.meta is None or not case.meta.generation.mode.is_negative:
@@ -173,7 +173,7 @@ CHECKS = [
 
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_answers_within_its_document(case: Case, live_api: LiveApi) -> None:
+def test_api_answers_within_its_document(case: Case[Any], live_api: LiveApi) -> None:
     if _lost_in_transit(case):
         reject()
     _known_id(case, live_api)

@@ -118,6 +118,7 @@ async def test_reconnecting_a_broken_vehicle_reuses_its_row(
     first = await _consent(await _start(api, manager, employee.id))
     assert (await api.get(first.path_qs)).status == 200
     vehicle = await pool.fetchrow("SELECT id FROM vehicles")
+    assert vehicle is not None
     await pool.execute(
         "UPDATE vehicles SET sync_state = 'needs_reauth', synced_through = '2026-01-01', "
         'last_error = \'{"type": "PERMISSION"}\''

@@ -414,6 +414,7 @@ async def test_a_concurrent_approval_waits_and_then_sees_a_stale_version(
         books.alice.id,
         MARCH,
     )
+    assert line is not None
     async with pool.acquire() as conn:
         tx = conn.transaction()
         await tx.start()
@@ -437,6 +438,7 @@ async def test_a_concurrent_approval_waits_and_then_sees_a_stale_version(
     response = await approve
     assert response.status == 409, await response.text()
     now = await pool.fetchrow("SELECT * FROM line_items WHERE id = $1", line["id"])
+    assert now is not None
     assert now["status"] == "pending"
     assert now["version"] == line["version"] + 1
     assert now["unit_price"] == Decimal("0.5")

@@ -192,6 +192,7 @@ async def test_a_day_restated_after_approval_gets_a_pending_adjustment(
         record = await pool.fetchrow(
             "SELECT * FROM charge_records WHERE id = $1", original["charge_record_id"]
         )
+        assert record is not None
         assert record["revision"] == 2
         assert record["home_kwh"] > original["kwh"]
         lines = await pool.fetch(
@@ -215,6 +216,7 @@ async def test_a_day_restated_after_approval_gets_a_pending_adjustment(
     # approved lines stay as they were, restated or not
     for line_id, line in approved.items():
         now = await pool.fetchrow("SELECT * FROM line_items WHERE id = $1", line_id)
+        assert now is not None
         assert dict(now) == line
 
 

@@ -45,6 +45,7 @@ async def test_repeated_reads_store_each_day_once_and_follow_restatements(
     assert await pool.fetchval("SELECT count(*) FROM line_items") == lines
 
     vehicle = await pool.fetchrow("SELECT * FROM vehicles WHERE id = $1", vehicle_id)
+    assert vehicle is not None
     assert vehicle["sync_state"] == "ok"
     assert vehicle["synced_through"] is not None
     assert vehicle["last_error"] is None
@@ -111,6 +112,7 @@ async def test_each_fault_ends_in_its_outcome_and_state(
     assert result.outcome == outcome, result
     assert result.error is not None
     row = await pool.fetchrow("SELECT * FROM vehicles WHERE id = $1", vehicle_id)
+    assert row is not None
     assert row["sync_state"] == state
     assert row["last_error"] == result.error
     assert set(result.error) == {
@@ -137,6 +139,7 @@ async def test_expired_access_token_is_refreshed_and_a_refused_refresh_needs_rea
     assert (await _one(sync_ctx, first)).outcome == "ok"
     assert sim.stats().refreshes == 1
     stored = await pool.fetchrow("SELECT generation, state FROM smartcar_connections")
+    assert stored is not None
     assert stored["generation"] == 2
     # the owner revokes access: the next refresh is refused, the vehicle needs the employee
     sim.revoke_user(user.user_id)
@@ -144,6 +147,7 @@ async def test_expired_access_token_is_refreshed_and_a_refused_refresh_needs_rea
     result = await _one(sync_ctx, first)
     assert result.outcome == "needs_reauth"
     row = await pool.fetchrow("SELECT sync_state, last_error FROM vehicles WHERE id = $1", first)
+    assert row is not None
     assert row["sync_state"] == "needs_reauth"
     assert await pool.fetchval("SELECT state FROM smartcar_connections") == "needs_reauth"
 

@@ -104,6 +104,7 @@ async def test_150_callers_in_3_processes_cause_exactly_one_refresh(
     stored = await pool.fetchrow(
         "SELECT refresh_token_enc, access_token_enc, generation FROM smartcar_connections"
     )
+    assert stored is not None
     cipher = TokenCipher(SECRET_KEY)
     assert cipher.decrypt(stored["refresh_token_enc"]) == newest.refresh_token
     assert cipher.decrypt(stored["access_token_enc"]) == seen.pop() == newest.access_token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -13,11 +14,13 @@ from billing.domain.bucket import (
     available,
     drain,
     full,
+    grant,
     is_paused,
     refill,
+    refund,
+    settle,
     take_up_to,
-    time_until,
-    try_take,
+    whole,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -30,21 +33,21 @@ def at(seconds: float) -> datetime:
 
 
 def empty() -> BucketState:
-    return BucketState(tokens=0.0, refilled_at=T0)
+    return BucketState(tokens=Decimal(0), refilled_at=T0)
 
 
 def test_full_bucket_grants_the_burst_then_refuses() -> None:
     state = full(T0, CAP)
     granted, state = take_up_to(state, T0, 500, CAP, RATE)
     assert granted == CAP
-    ok, state = try_take(state, T0, 1, CAP, RATE)
-    assert not ok
+    granted, state = take_up_to(state, T0, 1, CAP, RATE)
+    assert granted == 0
     assert state.tokens == 0
 
 
 def test_refills_at_the_rate_and_stops_at_capacity() -> None:
-    assert available(empty(), at(30), CAP, RATE) == pytest.approx(1.0)
-    assert available(empty(), at(45 * 60), CAP, RATE) == pytest.approx(90.0)
+    assert available(empty(), at(30), CAP, RATE) == 1
+    assert available(empty(), at(45 * 60), CAP, RATE) == 90
     assert available(empty(), at(24 * 3600), CAP, RATE) == CAP
 
 
@@ -55,37 +58,27 @@ def test_refill_moves_the_clock_forward_only() -> None:
     assert refill(later, at(50), CAP, RATE) == later
 
 
-def test_try_take_is_all_or_nothing_and_returns_the_refilled_state() -> None:
-    state = BucketState(tokens=1.5, refilled_at=T0)
-    ok, after = try_take(state, at(15), 3, CAP, RATE)
-    assert not ok
-    assert after == BucketState(tokens=2.0, refilled_at=at(15))
-    ok, after = try_take(after, at(45), 3, CAP, RATE)
-    assert ok
-    assert after.tokens == pytest.approx(0.0)
+def test_settle_truncates_to_the_column_scale_and_caps_at_the_calls_in_flight() -> None:
+    # 1 s at 2/min is 0.0333...: stored as 0.0333, never rounded up.
+    assert settle(empty(), at(1), CAP, RATE).tokens == Decimal("0.0333")
+    almost = BucketState(tokens=Decimal(CAP - 1), refilled_at=T0)
+    assert settle(almost, at(3600), CAP, RATE, in_flight=3).tokens == CAP - 3
+    assert settle(almost, at(3600), CAP, RATE, in_flight=CAP + 5).tokens == 0
 
 
 def test_take_up_to_takes_whole_tokens_only() -> None:
-    taken, after = take_up_to(BucketState(tokens=2.75, refilled_at=T0), T0, 5, CAP, RATE)
+    taken, after = take_up_to(BucketState(tokens=Decimal("2.75"), refilled_at=T0), T0, 5, CAP, RATE)
     assert taken == 2
-    assert after.tokens == pytest.approx(0.75)
-    taken, _ = take_up_to(BucketState(tokens=50.0, refilled_at=T0), T0, 3, CAP, RATE)
+    assert after.tokens == Decimal("0.75")
+    taken, _ = take_up_to(BucketState(tokens=Decimal(50), refilled_at=T0), T0, 3, CAP, RATE)
     assert taken == 3
 
 
-def test_a_hair_below_a_whole_token_counts_as_whole() -> None:
-    ok, after = try_take(BucketState(tokens=1 - 1e-12, refilled_at=T0), T0, 1, CAP, RATE)
-    assert ok
-    assert after.tokens == 0.0  # never stored negative
-
-
-def test_time_until() -> None:
-    assert time_until(full(T0, CAP), 1, T0, CAP, RATE) == timedelta(0)
-    assert time_until(empty(), 1, T0, CAP, RATE) == timedelta(seconds=30)
-    half = BucketState(tokens=1.5, refilled_at=T0)
-    assert time_until(half, 3, T0, CAP, RATE) == timedelta(seconds=45)
-    with pytest.raises(ValueError, match="never fit"):
-        time_until(empty(), CAP + 1, T0, CAP, RATE)
+def test_refund_gives_back_up_to_the_capacity() -> None:
+    state = BucketState(tokens=Decimal("118.5"), refilled_at=T0)
+    assert refund(state, 1, CAP).tokens == Decimal("119.5")
+    assert refund(state, 5, CAP).tokens == CAP
+    assert refund(state, 0, CAP) == state
 
 
 def test_drain_pauses_everyone_and_resumes_at_the_refill_rate() -> None:
@@ -94,11 +87,28 @@ def test_drain_pauses_everyone_and_resumes_at_the_refill_rate() -> None:
     assert is_paused(state, at(3599))
     assert not is_paused(state, at(3600))
     assert available(state, at(1800), CAP, RATE) == 0
-    ok, _ = try_take(state, at(3599), 1, CAP, RATE)
-    assert not ok
-    assert time_until(state, 1, at(600), CAP, RATE) == timedelta(seconds=3000 + 30)
+    granted, _ = take_up_to(state, at(3599), 1, CAP, RATE)
+    assert granted == 0
     # No burst after the pause: tokens accrue from its end, not from the drain.
-    assert available(state, at(3600 + 60), CAP, RATE) == pytest.approx(2.0)
+    assert available(state, at(3600 + 60), CAP, RATE) == 2
+    assert whole(state, at(3600 + 60), CAP, RATE) == 2
+
+
+def test_nothing_is_granted_while_paused_even_after_a_refund() -> None:
+    state = refund(drain(full(T0, CAP), T0, at(60)), 3, CAP)
+    assert whole(state, at(30), CAP, RATE) == 0
+    assert grant(state, at(30), 3)[0] == 0
+    assert grant(state, at(60), 3)[0] == 3
+
+
+def test_the_issue_probe_gets_nothing_right_after_a_pause() -> None:
+    # Capacity 50, ten a second, a 2 s drain: the bucket is empty when the pause ends.
+    state = drain(full(T0, 50), T0, at(2))
+    for tick in range(1, 20):  # takes during the pause accrue nothing
+        granted, state = take_up_to(state, at(tick / 10), 50, 50, 600.0)
+        assert granted == 0
+    granted, _ = take_up_to(state, at(2), 50, 50, 600.0)
+    assert granted == 0
 
 
 def test_a_drain_never_shortens_a_longer_pause() -> None:
@@ -110,7 +120,7 @@ def test_a_drain_never_shortens_a_longer_pause() -> None:
 
 def test_a_drain_into_the_past_pauses_nothing() -> None:
     state = drain(full(T0, CAP), at(100), at(50))
-    assert state == BucketState(tokens=0.0, refilled_at=at(100), paused_until=at(100))
+    assert state == BucketState(tokens=Decimal(0), refilled_at=at(100), paused_until=at(100))
     assert not is_paused(state, at(100))
 
 
@@ -122,7 +132,7 @@ def test_rejects_a_bucket_that_cannot_work(capacity: int, per_minute: float) -> 
 
 def test_rejects_negative_takes() -> None:
     with pytest.raises(ValueError, match="negative"):
-        try_take(empty(), T0, -1, CAP, RATE)
+        grant(empty(), T0, -1)
     with pytest.raises(ValueError, match="negative"):
         take_up_to(empty(), T0, -1, CAP, RATE)
 
@@ -142,5 +152,5 @@ def test_never_grants_more_than_burst_plus_refill(steps: list[tuple[int, int]]) 
         elapsed += gap_s
         granted, state = take_up_to(state, at(elapsed), wanted, CAP, RATE)
         granted_total += granted
-        assert granted_total <= CAP + RATE * elapsed / 60 + 1e-6
+        assert granted_total <= CAP + RATE * elapsed / 60
         assert 0 <= state.tokens <= CAP

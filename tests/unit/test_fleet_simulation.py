@@ -6,7 +6,7 @@ from functools import cache
 
 import pytest
 
-from billing.domain.fleet_simulation import (
+from billing.fleet_simulation import (
     SimulationConfig,
     SimulationResult,
     Start,

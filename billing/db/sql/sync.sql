@@ -69,9 +69,12 @@ UPDATE vehicles SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $
 RETURNING id;
 
 -- name: due_count
+-- The vehicles claim_due would hand out (planner.is_due), leased or not: a vehicle backing
+-- off (not_before) is not due, so a pass's progress counts only what it will read.
 SELECT count(*) FROM vehicles v
 WHERE v.sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable')
   AND ($3::boolean OR coalesce(v.next_sync_at, '-infinity') <= $1)
+  AND coalesce(v.not_before, '-infinity') <= $1
   AND ($2::uuid[] IS NULL OR v.id = ANY($2));
 
 -- name: deadlines_at_risk

@@ -1,17 +1,4 @@
-"""A deterministic simulation of the sync planner against the Smartcar budget, in virtual time.
-
-The scheduler does what the worker does: every tick it takes whole tokens from the shared
-bucket (`bucket.take_up_to`), reads that many due vehicles (`is_due`) in `priority_key`
-order, and schedules each with `next_read_at` (the pacing of `next_read_after_success`) or
-`next_read_after_failure`. The upstream is modelled on its own (its own copy of the
-application bucket, per-vehicle throttles, transient faults, upstream rate limits, optional
-global pauses), so a call the real Smartcar would refuse is counted, not assumed away.
-
-A read on day D returns every day from max(oldest unread, D - 29) and stores days through
-D - 1 (D is not over yet); a day is lost when it leaves the window unread. Time jumps from
-tick to tick, and over ticks where nothing can happen, so a 90-day run of tens of thousands
-of vehicles takes seconds. The same config gives the same result every run.
-"""
+"""The fleet simulation's event loop: the worker's scheduler against a modelled upstream."""
 
 from __future__ import annotations
 
@@ -20,18 +7,14 @@ import math
 import random
 from array import array
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Literal, assert_never
+from datetime import date, datetime, timedelta
+from typing import assert_never
 from uuid import UUID
 
 from billing.domain.bucket import BucketState, drain, full, take_up_to
 from billing.domain.ids import VehicleId
 from billing.domain.planner import (
-    DEFAULT_RESERVE,
-    MIN_INTERVAL,
     MINUTES_PER_DAY,
-    SAFETY_MARGIN_DAYS,
     FailureKind,
     PriorityKey,
     VehicleView,
@@ -43,78 +26,16 @@ from billing.domain.planner import (
     read_interval,
 )
 from billing.domain.window import HISTORY_DAYS, oldest_unread_day
+from billing.fleet_simulation.scenario import (
+    DAY_S,
+    START_AT,
+    Answer,
+    SimulationConfig,
+    SimulationResult,
+)
 
-Start = Literal["staggered", "connected"]
-Answer = Literal["ok", "transient", "vehicle_throttle", "upstream_rate_limit", "app_rate_limit"]
-
-START_AT = datetime(2026, 1, 5, tzinfo=UTC)
-DAY_S = 86_400
 _OLDEST_READABLE = timedelta(days=HISTORY_DAYS - 1)
 _ONE_DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationConfig:
-    """One scenario. `start`: `staggered` is a fleet the planner has been reading for a
-    while; `connected` is a whole fleet connected at the first instant, never read yet."""
-
-    vehicles: int
-    days: int = 90
-    seed: int = 1
-    start: Start = "staggered"
-    burst: int = 120
-    per_minute: float = 2.0
-    tick_s: int = 60
-    fault_rate: float = 0.03
-    throttle_rate: float = 0.01
-    throttle_retry_after_s: int = 120
-    upstream_limit_rate: float = 0.001
-    # Smartcar throttles a vehicle asked twice in quick succession (field report: 120 s).
-    quick_call_s: int = 120
-    app_pause_every_days: float | None = None
-    app_pause_s: int = 3600
-    reserve: float = DEFAULT_RESERVE
-    margin_days: int = SAFETY_MARGIN_DAYS
-    min_interval: timedelta = MIN_INTERVAL
-
-
-@dataclass(frozen=True, slots=True)
-class SimulationResult:
-    """What a run cost and what it lost."""
-
-    config: SimulationConfig
-    read_interval_days: float
-    days_lost: int
-    vehicles_with_loss: int
-    calls: int
-    reads: int
-    empty_reads: int
-    transient_failures: int
-    vehicle_throttles: int
-    upstream_limits: int
-    avoidable_throttles: int
-    app_rate_limited: int
-    app_pauses: int
-    max_calls_per_hour: int
-    max_calls_per_day: int
-    data_age_median_days: int
-    data_age_p95_days: int
-    data_age_max_days: int
-    min_slack_days: int
-    max_backlog: int
-
-    @property
-    def wasted_calls(self) -> int:
-        """Calls that bought nothing and could have been avoided."""
-        return self.avoidable_throttles + self.app_rate_limited + self.empty_reads
-
-
-def theoretical_bound(config: SimulationConfig) -> int:
-    """Vehicles the bucket can read once per window less the margin, with nothing wasted.
-
-    `per_minute * 1440 * (30 - margin_days)`: 72,000 for the default bucket and margin.
-    """
-    return math.floor(config.per_minute * MINUTES_PER_DAY * (HISTORY_DAYS - config.margin_days))
 
 
 def simulate(config: SimulationConfig) -> SimulationResult:
