@@ -32,6 +32,7 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.pool import create_pool
+from billing.db.vehicles import check_secret_key
 from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
@@ -57,6 +58,12 @@ async def _smartcar(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
+    try:
+        async with app[POOL].acquire() as conn:
+            await check_secret_key(conn, app[CIPHER])
+    except BaseException:
+        await app[POOL].close()
+        raise
     yield
     await app[POOL].close()
 

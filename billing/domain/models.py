@@ -157,7 +157,7 @@ class Vehicle(Record):
     smartcar_vehicle_id: str
     make: str
     connected: bool
-    connection_state: Literal["active", "needs_reauth"] | None
+    connection_state: Literal["active", "needs_reauth", "needs_key"] | None
     sync: VehicleSync
     created_at: datetime
     updated_at: datetime
