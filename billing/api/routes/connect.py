@@ -133,7 +133,10 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
         return _page("Your car was not connected", f"{reason} You can try again any time.", 400)
     if not query.code:
         return _page("This link is not valid", "Smartcar sent no authorization code.", 400)
-    employee_id = UUID(str(payload["employee_id"]))
+    try:
+        employee_id = UUID(str(payload["employee_id"]))
+    except ValueError:
+        return _page("This link is not valid", "The state is malformed. Please start again.", 400)
     client = request.app[SMARTCAR]
     now = datetime.now(UTC)
     async with transaction(pool(request)) as conn:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from billing.api.problems import RequestValidationFailed
 from billing.api.queries import TariffQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
@@ -30,6 +31,11 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
     who.check_manages(body.fleet_id)
     async with transaction(pool(request)) as conn:
         await master.lock_fleet_tariffs(conn, body.fleet_id)
+        fleet = await master.get_fleet(conn, body.fleet_id)
+        if body.currency != fleet.currency:
+            raise RequestValidationFailed(
+                [{"field": "body.currency", "message": f"must be the fleet's ({fleet.currency})"}]
+            )
         if body.employee_id is not None:
             employee = await master.get_employee(conn, body.employee_id)
             who.check_manages(employee.fleet_id, employee.id)
