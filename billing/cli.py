@@ -90,6 +90,42 @@ def secret_key() -> None:
     click.echo(new_key())
 
 
+@main.command("rotate-secret-key")
+def rotate_secret_key() -> None:
+    """Re-encrypt every stored Smartcar token under BILLING_SECRET_KEY's first key."""
+    settings = _settings()
+    if settings.secret_key is None:
+        raise click.ClickException(
+            "BILLING_SECRET_KEY is required: the new key first, then the old one(s)"
+        )
+    from billing.crypto import TokenCipher
+    from billing.db import vehicles
+
+    cipher = TokenCipher(settings.secret_key.get_secret_value())
+
+    async def run() -> vehicles.Rotated:
+        pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await vehicles.rotate_tokens(
+                    conn, cipher, lambda done: click.echo(f"{done} connection(s)…", err=True)
+                )
+        finally:
+            await pool.close()
+
+    result = _run(run)
+    click.echo(
+        f"re-encrypted {result.rotated} connection(s) under the first key of BILLING_SECRET_KEY"
+    )
+    if result.unreadable:
+        ids = ", ".join(str(i) for i in result.unreadable[:5])
+        more = "…" if len(result.unreadable) > 5 else ""
+        raise click.ClickException(
+            f"{len(result.unreadable)} connection(s) decrypt with none of BILLING_SECRET_KEY's "
+            f"keys and were left as they are ({ids}{more}); add the key that encrypted them"
+        )
+
+
 @main.group()
 def apikey() -> None:
     """Manage API keys."""

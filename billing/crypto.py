@@ -56,7 +56,18 @@ class TokenCipher:
 
     def rotate(self, ciphertext: bytes) -> bytes:
         """Re-encrypt with the current first key."""
-        return self._fernet.rotate(ciphertext)
+        try:
+            return self._fernet.rotate(ciphertext)
+        except InvalidToken:
+            raise TokenDecryptError(
+                "stored token matches none of BILLING_SECRET_KEY's keys"
+            ) from None
+
+
+def fingerprint(refresh_token: str) -> bytes:
+    """SHA-256 of a refresh token: finds the connection a token belongs to, reveals nothing
+    (the token is a long random secret, so there is nothing to guess)."""
+    return hashlib.sha256(refresh_token.encode()).digest()
 
 
 class BadState(Exception):
@@ -78,7 +89,11 @@ def sign_state(raw_keys: str, payload: dict[str, str | int]) -> str:
 
 
 def verify_state(raw_keys: str, state: str, now: int) -> dict[str, str | int]:
-    """The signed payload, if the signature holds and `exp` (epoch seconds) is after `now`."""
+    """The signed payload, if the signature holds and `exp` (epoch seconds) is after `now`.
+
+    A payload that is not an object of strings with an integer `exp` is refused like a bad
+    signature, even when signed (only this service signs, but a key may sign other things).
+    """
     body, _, mac = state.partition(".")
     try:
         given = base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))
@@ -89,7 +104,18 @@ def verify_state(raw_keys: str, state: str, now: int) -> dict[str, str | int]:
         for key in _state_keys(raw_keys)
     ):
         raise BadState("the state was not issued by this service")
-    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-    if not isinstance(payload, dict) or int(payload.get("exp", 0)) < now:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise BadState("the state is malformed") from None
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("exp"), int)
+        or isinstance(payload.get("exp"), bool)
+        or not all(isinstance(payload.get(name), str) for name in ("employee_id", "nonce"))
+        or not all(isinstance(value, str | int) for value in payload.values())
+    ):
+        raise BadState("the state is malformed")
+    if payload["exp"] < now:
         raise BadState("the state has expired; start connecting again")
     return payload

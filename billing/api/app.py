@@ -16,6 +16,7 @@ from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
 from billing.api.registry import add_routes
 from billing.api.routes import (
+    assets,
     audit,
     changes,
     connect,
@@ -28,10 +29,12 @@ from billing.api.routes import (
     tariffs,
     vehicles,
 )
+from billing.api.security import install as install_security_headers
 from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.pool import create_pool
+from billing.db.vehicles import check_secret_key
 from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
@@ -46,6 +49,7 @@ ROUTE_GROUPS = [
     changes.routes,
     summary.routes,
     connect.routes,
+    assets.routes,
 ]
 
 
@@ -57,6 +61,12 @@ async def _smartcar(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
+    try:
+        async with app[POOL].acquire() as conn:
+            await check_secret_key(conn, app[CIPHER])
+    except BaseException:
+        await app[POOL].close()
+        raise
     yield
     await app[POOL].close()
 
@@ -74,6 +84,7 @@ def create_app(settings: Settings) -> web.Application:
     app.middlewares.append(auth_middleware(public))
     # after authentication: keys are stored per API key
     app.middlewares.append(idempotency_middleware())
+    install_security_headers(app)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[CIPHER] = TokenCipher(settings.secret_key.get_secret_value())

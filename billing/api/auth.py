@@ -23,6 +23,9 @@ def auth_middleware(public_paths: frozenset[str]) -> Callable[..., Awaitable[web
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Unauthenticated()
+        if not (key.isascii() and key.strip().isprintable()):
+            # keys are ASCII; other bytes arrive as surrogates that cannot even be hashed
+            raise Unauthenticated("the API key is not valid")
         async with request.app[POOL].acquire() as conn:
             request[PRINCIPAL] = await apikeys.authenticate(conn, key.strip())
         return await handler(request)

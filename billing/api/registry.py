@@ -4,6 +4,7 @@ documents both in the OpenAPI document, so the three can never drift apart."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -86,6 +87,49 @@ class Routes:
         return register
 
 
+MAX_JSON_DEPTH = 32
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def _too_deep(raw: bytes) -> bool:
+    """Whether arrays and objects nest deeper than MAX_JSON_DEPTH (checked before parsing:
+    the parser itself runs out of stack near 1,000 levels)."""
+    depth = 0
+    for bracket in _JSON_BRACKETS.findall(_JSON_STRINGS.sub(b"", raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
+
+
+def _nul_at(data: Any, location: str) -> str | None:
+    """The path of the first string (or key) holding a NUL character, which PostgreSQL text
+    cannot store."""
+    stack: list[tuple[Any, str]] = [(data, location)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    return path
+                stack.append((item, f"{path}.{key}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}.{index}") for index, item in enumerate(value))
+    return None
+
+
+def _refuse_nul(data: Any, location: str) -> None:
+    where = _nul_at(data, location)
+    if where is not None:
+        raise RequestValidationFailed(
+            [{"field": where, "message": "must not contain a NUL character"}]
+        )
+
+
 def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
@@ -97,10 +141,13 @@ async def parse_body(request: web.Request, model: type[M]) -> M:
     if request.content_type != "application/json":
         raise BadRequest(f"expected Content-Type application/json, got {request.content_type}")
     raw = await request.read()
+    if _too_deep(raw):
+        raise BadRequest(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    _refuse_nul(data, "body")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -116,6 +163,7 @@ def parse_query(request: web.Request, model: type[M]) -> M:
                 [{"field": f"query.{key}", "message": "given more than once"}]
             )
         data[key] = values[0]
+    _refuse_nul(data, "query")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from billing.crypto import TokenCipher
+from billing.crypto import TokenCipher, fingerprint
 from billing.db import audit
 from billing.db.pool import Connection
 from billing.db.queries import queries
@@ -65,6 +65,9 @@ async def store_connection(
             grant.received_at,
         )
         action = "reconnect"
+    await conn.execute(
+        _c.add_fingerprint, fingerprint(grant.refresh_token.get_secret_value()), connection_id
+    )
     await audit.record(
         conn,
         actor=actor,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
 
 from billing.domain.errors import Conflict, InvalidData
+
+log = logging.getLogger(__name__)
 
 # Constraint names whose violation is a conflict with existing data rather than bad input.
 _CONFLICTS = {
@@ -20,6 +23,9 @@ _CONFLICTS = {
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
+    """Constraint violations become domain errors in words of our own: the database's texts
+    (constraint names, keys, values) name tables and other fleets' data, so they are logged,
+    never answered."""
     try:
         yield
     except asyncpg.ExclusionViolationError as exc:
@@ -28,9 +34,11 @@ def translate_errors() -> Iterator[None]:
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(_CONFLICTS.get(exc.constraint_name or "", "already exists")) from None
     except asyncpg.ForeignKeyViolationError as exc:
-        raise InvalidData(f"refers to something that does not exist ({exc.detail})") from None
+        log.info("foreign key refused: %s (%s)", exc.constraint_name, exc.detail)
+        raise InvalidData("refers to something that does not exist") from None
     except (asyncpg.CheckViolationError, asyncpg.NotNullViolationError) as exc:
         name = exc.constraint_name or ""
         if name in _CONFLICTS:
             raise Conflict(_CONFLICTS[name]) from None
-        raise InvalidData(f"violates {name or 'a constraint'}: {exc.message}") from None
+        log.info("check refused: %s (%s)", name, exc.message)
+        raise InvalidData("breaks a rule the stored data must keep") from None

@@ -76,7 +76,7 @@ async def get_line_item_detail(conn: Connection, who: Principal, item_id: UUID) 
     if row is None:
         raise NotFound("no such line item")
     item = line_item_from_row(row)
-    who.check_sees(item.fleet_id, item.employee_id)
+    who.check_sees(item.fleet_id, item.employee_id, what="line item")
     record = await conn.fetchrow(_q.get_charge_record, item.charge_record_id)
     chain = await conn.fetch(_q.adjustment_chain, item.id)
     stored: dict[str, Any] = row["evidence"] or {}

@@ -7,12 +7,14 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
 from billing.domain.errors import InvalidData
 
+_FIRST = datetime(1, 1, 2, tzinfo=UTC)
+_LAST = datetime(9999, 12, 30, tzinfo=UTC)
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 
@@ -30,8 +32,12 @@ def decode_cursor(cursor: str | None) -> After:
         return After()
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor.encode() + b"=="))
-        return After(datetime.fromisoformat(raw[0]), UUID(raw[1]))
-    except (ValueError, TypeError, IndexError, KeyError, binascii.Error):
+        created_at = datetime.fromisoformat(raw[0])
+        # Cursors hold aware timestamps PostgreSQL can store; any other was not handed out.
+        if created_at.tzinfo is None or not _FIRST < created_at < _LAST:
+            raise ValueError
+        return After(created_at, UUID(raw[1]))
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, binascii.Error):
         raise InvalidData("cursor is not one this service handed out") from None
 
 

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from billing.crypto import TokenCipher
+from billing.crypto import TokenCipher, TokenDecryptError, fingerprint
 from billing.db.pages import After
 from billing.db.pool import Connection
 from billing.db.queries import queries
-from billing.domain.errors import NotFound
+from billing.domain.errors import Conflict, DomainError, NotFound
 from billing.domain.models import SyncState, TokenImport, Vehicle, VehicleCreate, VehicleSync
 from billing.domain.window import window_deadline
 
 _q = queries("vehicles")
+_c = queries("connections")
+KEY_CHECK_SAMPLE = 20
+ROTATE_BATCH = 500
+
+
+class SecretKeyMismatch(DomainError):
+    """BILLING_SECRET_KEY decrypts none of the stored Smartcar tokens."""
 
 
 def vehicle_from_row(row: asyncpg.Record) -> Vehicle:
@@ -52,13 +61,24 @@ def vehicle_from_row(row: asyncpg.Record) -> Vehicle:
 async def insert_connection(
     conn: Connection, cipher: TokenCipher, employee_id: UUID, tokens: TokenImport, now: datetime
 ) -> UUID:
+    """The connection for imported tokens: the stored one their refresh token belongs to (one
+    Smartcar user's cars share one rotating chain, so one connection), else a new one."""
+    refresh = tokens.refresh_token.get_secret_value()
+    existing = await conn.fetchrow(_c.connection_for_fingerprint, fingerprint(refresh))
+    if existing is not None and existing["employee_id"] == employee_id:
+        # The stored pair is this one or a newer one of the same chain: keep it.
+        found: UUID = existing["id"]
+        return found
+    if existing is not None:
+        raise Conflict("these Smartcar tokens are already connected to another employee")
     connection_id: UUID = await conn.fetchval(
         _q.insert_connection,
         employee_id,
         cipher.encrypt(tokens.access_token.get_secret_value()),
-        cipher.encrypt(tokens.refresh_token.get_secret_value()),
+        cipher.encrypt(refresh),
         tokens.access_expires_at or now,
     )
+    await conn.execute(_c.add_fingerprint, fingerprint(refresh), connection_id)
     return connection_id
 
 
@@ -107,3 +127,61 @@ async def list_vehicles(
 async def request_sync(conn: Connection, vehicle_id: UUID) -> bool:
     """Move the vehicle's next planned read to now; False when it cannot be read at all."""
     return await conn.fetchval(_q.request_sync, vehicle_id) is not None
+
+
+async def check_secret_key(conn: Connection, cipher: TokenCipher) -> None:
+    """Refuse to start when the configured keys read none of the newest stored tokens: a
+    process with a wrong key would otherwise spend budget on reads it cannot make, and store
+    tokens nobody else can read."""
+    rows = await conn.fetch(_c.sample_tokens, KEY_CHECK_SAMPLE)
+    for row in rows:
+        try:
+            cipher.decrypt(row["access_token_enc"])
+        except TokenDecryptError:
+            continue
+        return
+    if rows:
+        raise SecretKeyMismatch(
+            f"BILLING_SECRET_KEY decrypts none of the {len(rows)} newest stored Smartcar "
+            "tokens; start with the key that encrypted them (comma-separated keys: the first "
+            "encrypts, all decrypt)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rotated:
+    rotated: int
+    unreadable: list[UUID]
+
+
+async def rotate_tokens(
+    conn: Connection, cipher: TokenCipher, on_batch: Callable[[int], None] | None = None
+) -> Rotated:
+    """Re-encrypt every stored token under the first key, one transaction per batch.
+
+    Running it again is harmless (the plaintexts never change). Tokens no key decrypts are
+    left as they are and reported.
+    """
+    rotated, unreadable = 0, []
+    after = UUID(int=0)
+    while True:
+        async with conn.transaction():
+            rows = await conn.fetch(_c.tokens_to_rotate, after, ROTATE_BATCH)
+            for row in rows:
+                try:
+                    previous = row["previous_refresh_enc"]
+                    await conn.execute(
+                        _c.store_rotated,
+                        row["id"],
+                        cipher.rotate(row["access_token_enc"]),
+                        cipher.rotate(row["refresh_token_enc"]),
+                        cipher.rotate(previous) if previous is not None else None,
+                    )
+                    rotated += 1
+                except TokenDecryptError:
+                    unreadable.append(row["id"])
+        if not rows:
+            return Rotated(rotated, unreadable)
+        after = rows[-1]["id"]
+        if on_batch is not None:
+            on_batch(rotated + len(unreadable))

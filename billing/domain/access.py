@@ -38,15 +38,20 @@ class Principal:
             case _:
                 assert_never(self.role)
 
-    def check_sees(self, fleet_id: UUID, employee_id: UUID | None = None) -> None:
-        """404, never 403, for objects outside the key's reach: existence is not revealed."""
+    def check_sees(
+        self, fleet_id: UUID, employee_id: UUID | None = None, *, what: str = "object"
+    ) -> None:
+        """404, never 403, for objects outside the key's reach: existence is not revealed, so
+        the answer is the one for a missing `what` ("no such vehicle"), word for word."""
         if not self.sees(fleet_id, employee_id):
-            raise NotFound()
+            raise NotFound(f"no such {what}")
 
-    def check_manages(self, fleet_id: UUID, employee_id: UUID | None = None) -> None:
+    def check_manages(
+        self, fleet_id: UUID, employee_id: UUID | None = None, *, what: str = "object"
+    ) -> None:
         """Master data, tariffs and approvals: admins anywhere, managers in their fleet, but
         never a manager key bound to an employee for that employee's own money."""
-        self.check_sees(fleet_id, employee_id)
+        self.check_sees(fleet_id, employee_id, what=what)
         if self.role not in ("admin", "manager"):
             raise Forbidden(f"the {self.role} role may not change this")
         if employee_id is not None and employee_id == self.employee_id:

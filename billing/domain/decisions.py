@@ -52,10 +52,10 @@ class DecisionConflict(Conflict):
 
 def check_may_decide(who: Principal, item: LineItem) -> None:
     """Admins anywhere, managers in their fleet, except for the employee a key is bound to."""
-    who.check_sees(item.fleet_id, item.employee_id)
+    who.check_sees(item.fleet_id, item.employee_id, what=f"line item: {item.id}")
     if who.employee_id is not None and who.employee_id == item.employee_id:
         raise Forbidden("a key bound to an employee cannot decide that employee's own items")
-    who.check_manages(item.fleet_id, item.employee_id)
+    who.check_manages(item.fleet_id, item.employee_id, what=f"line item: {item.id}")
 
 
 def target_status(action: Action) -> LineItemStatus:

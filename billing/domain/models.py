@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -11,22 +12,47 @@ from zoneinfo import available_timezones
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
 from billing.domain.currencies import minor_unit
 
-_TIMEZONES = frozenset(available_timezones())
+# Not places: `localtime` is whatever the server's clock is set to, `Factory` means "unset".
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+_TIMEZONES = frozenset(
+    name
+    for name in available_timezones()
+    if name not in _NOT_ZONES and not name.startswith(("posix/", "right/"))
+)
+# Plain decimals of ASCII digits: `Decimal()` alone also reads Arabic-Indic and full-width
+# digits, "3_0", "1e2" and "-0".
+_DECIMAL_TEXT = re.compile(r"[0-9]{1,20}(\.[0-9]{1,20})?")
+DECIMAL_PATTERN = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
+# Smartcar vehicle ids are UUIDs; this admits one plain path segment of safe characters, so a
+# vehicle id can never make a Smartcar URL name another path ("..").
+VEHICLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
 def _check_timezone(name: str) -> str:
     if name not in _TIMEZONES:
         raise ValueError(f"{name!r} is not an IANA time zone name (e.g. 'Europe/Berlin')")
     return name
+
+
+def _plain_decimal(value: object) -> object:
+    if isinstance(value, Decimal):  # from Python callers
+        if not value.is_finite() or value.is_signed():
+            raise ValueError("must be a non-negative decimal")
+        return value
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value):
+        return value
+    raise ValueError('must be a decimal string of ASCII digits, such as "0.35"')
 
 
 def _check_currency(code: str) -> str:
@@ -38,8 +64,21 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_check_currency)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
-Price = Annotated[Decimal, Field(ge=0, lt=1000, max_digits=12, decimal_places=6)]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+_DECIMAL_SCHEMA = WithJsonSchema(
+    {"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["0.35"]}
+)
+Price = Annotated[
+    Decimal,
+    BeforeValidator(_plain_decimal),
+    Field(ge=0, lt=1000, max_digits=12, decimal_places=6),
+    _DECIMAL_SCHEMA,
+]
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_plain_decimal),
+    Field(ge=0, max_digits=14, decimal_places=4),
+    _DECIMAL_SCHEMA,
+]
 Kwh = Annotated[Decimal, Field(max_digits=10, decimal_places=4)]
 
 
@@ -133,7 +172,10 @@ class TokenImport(Input):
 class VehicleCreate(Input):
     employee_id: UUID
     smartcar_vehicle_id: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=f"^{VEHICLE_ID.pattern}$"
+        ),
     ]
     make: Annotated[str, StringConstraints(to_upper=True, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")]
     tokens: TokenImport | None = None
@@ -157,7 +199,7 @@ class Vehicle(Record):
     smartcar_vehicle_id: str
     make: str
     connected: bool
-    connection_state: Literal["active", "needs_reauth"] | None
+    connection_state: Literal["active", "needs_reauth", "needs_key"] | None
     sync: VehicleSync
     created_at: datetime
     updated_at: datetime

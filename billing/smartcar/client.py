@@ -326,6 +326,14 @@ def _network_error(exc: BaseException) -> SmartcarError:
 def _segment(vehicle_id: str) -> str:
     if not vehicle_id:
         raise ValueError("vehicle_id must not be empty")
+    # quote() leaves dots alone, and a "." or ".." segment would name another path
+    if vehicle_id in (".", ".."):
+        raise SmartcarError(
+            type="VALIDATION",
+            code="VEHICLE_ID",
+            description="the vehicle id is not one Smartcar hands out; nothing was called",
+            advice="our_bug",
+        )
     return quote(vehicle_id, safe="")
 
 

@@ -23,6 +23,7 @@ import aiohttp
 
 from billing.config import Settings
 from billing.crypto import TokenCipher
+from billing.db import vehicles
 from billing.db.budget import Bucket
 from billing.db.pool import Pool
 from billing.db.queries import queries
@@ -52,10 +53,14 @@ async def sync_context(
     async with aiohttp.ClientSession() as session:
         client = SmartcarClient.from_settings(session, settings)
         cipher = TokenCipher(settings.secret_key.get_secret_value())
+        async with pool.acquire() as conn:
+            await vehicles.check_secret_key(conn, cipher)
+        keeper = TokenKeeper(pool, cipher, client)
+        await keeper.revive()
         yield SyncContext(
             pool=pool,
             client=client,
-            keeper=TokenKeeper(pool, cipher, client),
+            keeper=keeper,
             bucket=Bucket(settings.smartcar_rate_burst, settings.smartcar_rate_per_minute),
             settings=settings,
             worker=worker_name(),

@@ -7,6 +7,12 @@ asyncio lock (so a process's coroutines queue in memory, not on database connect
 new pair is committed before anyone uses it. A refresh whose answer was lost (timeout) is
 retried once with the same old refresh token, which Smartcar still accepts for a short grace
 window; a rejected refresh marks the connection and its vehicles `needs_reauth`.
+
+A forced refresh (the access token was refused with a 401) names the generation of the
+rejected token, and proactive upkeep re-checks the refresh token's age under the row lock, so
+whoever comes second finds the pair already replaced and uses it. Tokens no configured key
+decrypts mark the connection `needs_key`: nothing is called for it until a process holding the
+key finds it readable again (`revive`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from billing.crypto import TokenCipher
+from billing.crypto import TokenCipher, TokenDecryptError, fingerprint
 from billing.db.pool import Connection, Pool, transaction
 from billing.db.queries import queries
 from billing.smartcar.client import SmartcarClient, TokenGrant
@@ -39,6 +45,26 @@ class ConnectionBroken(Exception):
         self.error = error
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """An access token and the generation of the pair it belongs to."""
+
+    token: str
+    generation: int
+
+
+def needs_key_error(connection_id: UUID) -> dict[str, Any]:
+    return {
+        "type": "NEEDS_KEY",
+        "code": None,
+        "status": None,
+        "request_id": None,
+        "retry_after_s": None,
+        "description": f"no key in BILLING_SECRET_KEY decrypts connection {connection_id}'s "
+        "tokens; nothing was called",
+    }
+
+
 def _plain(value: Any) -> str:
     return str(value.get_secret_value()) if hasattr(value, "get_secret_value") else str(value)
 
@@ -53,33 +79,57 @@ class TokenKeeper:
     def _lock(self, connection_id: UUID) -> asyncio.Lock:
         return self._locks.setdefault(connection_id, asyncio.Lock())
 
-    async def access_token(
-        self, connection_id: UUID, now: datetime, *, force_refresh: bool = False
-    ) -> str:
+    async def access_token(self, connection_id: UUID, now: datetime) -> str:
+        return (await self.access(connection_id, now)).token
+
+    async def access(
+        self, connection_id: UUID, now: datetime, *, rejected: Access | None = None
+    ) -> Access:
         """A valid access token, refreshing the pair if it expires within the margin.
 
-        `force_refresh` is for an access token Smartcar rejected (401) although it looked valid.
+        `rejected`: the access token Smartcar refused (401) although it looked valid; the
+        pair is refreshed unless someone already replaced that token's generation.
         """
-        row = await self.pool.fetchrow(_q.get_connection, connection_id)
-        if row is None:
-            raise LookupError(f"no Smartcar connection {connection_id}")
-        self._check_active(row)
-        if not force_refresh and row["access_expires_at"] - REFRESH_MARGIN > now:
-            return self.cipher.decrypt(row["access_token_enc"])
-        async with self._lock(connection_id):
-            return await self._refresh(connection_id, now, row["generation"], force_refresh)
+        try:
+            row = await self.pool.fetchrow(_q.get_connection, connection_id)
+            if row is None:
+                raise LookupError(f"no Smartcar connection {connection_id}")
+            self._check_active(row)
+            if rejected is None and row["access_expires_at"] - REFRESH_MARGIN > now:
+                return Access(self.cipher.decrypt(row["access_token_enc"]), row["generation"])
+            seen = rejected.generation if rejected is not None else row["generation"]
+            async with self._lock(connection_id):
+                access, _ = await self._refresh(
+                    connection_id, now, seen_generation=seen, force=rejected is not None
+                )
+                return access
+        except TokenDecryptError:
+            await self._mark_needs_key(connection_id)
+            raise
 
     async def _refresh(
-        self, connection_id: UUID, now: datetime, seen_generation: int, force: bool
-    ) -> str:
+        self,
+        connection_id: UUID,
+        now: datetime,
+        *,
+        seen_generation: int | None,
+        force: bool,
+        stale_before: datetime | None = None,
+    ) -> tuple[Access, bool]:
+        """The current pair, refreshed if still needed under the row lock; True if it was."""
         broken: SmartcarError | None = None
         async with transaction(self.pool) as conn:
             row = await conn.fetchrow(_q.lock_connection, connection_id)
             assert row is not None
             self._check_active(row)
-            fresh = row["access_expires_at"] - REFRESH_MARGIN > now
-            if row["generation"] != seen_generation or (fresh and not force):
-                return self.cipher.decrypt(row["access_token_enc"])  # someone else refreshed
+            current = Access(self.cipher.decrypt(row["access_token_enc"]), row["generation"])
+            if stale_before is not None:
+                if row["refresh_issued_at"] >= stale_before:
+                    return current, False  # refreshed since it was found stale
+            elif row["generation"] != seen_generation:
+                return current, False  # someone else refreshed
+            elif not force and row["access_expires_at"] - REFRESH_MARGIN > now:
+                return current, False
             old_refresh = self.cipher.decrypt(row["refresh_token_enc"])
             try:
                 grant = await self._call_refresh(old_refresh, now)
@@ -89,18 +139,20 @@ class TokenKeeper:
                 await self._mark_broken(conn, connection_id, error)
                 broken = error  # committed when the block ends, then raised
             else:
-                await conn.execute(
+                new_refresh = _plain(grant.refresh_token)
+                generation = await conn.fetchval(
                     _q.store_refreshed,
                     connection_id,
                     self.cipher.encrypt(_plain(grant.access_token)),
-                    self.cipher.encrypt(_plain(grant.refresh_token)),
+                    self.cipher.encrypt(new_refresh),
                     grant.access_expires_at,
                     grant.received_at,
                 )
+                await conn.execute(_q.add_fingerprint, fingerprint(new_refresh), connection_id)
         if broken is not None:
             raise ConnectionBroken(broken)
         log.info("refreshed Smartcar connection %s", connection_id)
-        return _plain(grant.access_token)
+        return Access(_plain(grant.access_token), generation), True
 
     async def _call_refresh(self, refresh_token: str, now: datetime) -> TokenGrant:
         try:
@@ -126,18 +178,46 @@ class TokenKeeper:
             len(rows),
         )
 
+    async def _mark_needs_key(self, connection_id: UUID) -> None:
+        await self.pool.execute(_q.mark_needs_key, connection_id, needs_key_error(connection_id))
+        log.error(
+            "no key in BILLING_SECRET_KEY decrypts Smartcar connection %s; it is skipped until "
+            "a process with its key runs",
+            connection_id,
+        )
+
     def _check_active(self, row: Any) -> None:
         if row["state"] == "needs_reauth":
             raise ConnectionBroken(SmartcarError.from_json(row["last_error"]))
 
+    async def revive(self) -> int:
+        """Connections marked `needs_key` that this process's keys read: active again."""
+        revived = 0
+        for row in await self.pool.fetch(_q.needs_key_connections):
+            try:
+                self.cipher.decrypt(row["access_token_enc"])
+                self.cipher.decrypt(row["refresh_token_enc"])
+            except TokenDecryptError:
+                continue
+            revived += await self.pool.fetchval(_q.revive_connection, row["id"]) is not None
+        if revived:
+            log.info("%d Smartcar connection(s) readable again with BILLING_SECRET_KEY", revived)
+        return revived
+
     async def refresh_stale(self, now: datetime, limit: int = 100) -> int:
         """Refresh connections whose refresh token nears the 60-day limit; returns how many."""
-        rows = await self.pool.fetch(_q.stale_connections, now - PROACTIVE_AGE, limit)
+        stale_before = now - PROACTIVE_AGE
+        rows = await self.pool.fetch(_q.stale_connections, stale_before, limit)
         done = 0
         for row in rows:
             try:
-                await self.access_token(row["id"], now, force_refresh=True)
-                done += 1
+                async with self._lock(row["id"]):
+                    _, refreshed = await self._refresh(
+                        row["id"], now, seen_generation=None, force=True, stale_before=stale_before
+                    )
+                done += refreshed
+            except TokenDecryptError:
+                await self._mark_needs_key(row["id"])
             except (ConnectionBroken, SmartcarError) as exc:
                 log.warning("proactive refresh of connection %s failed: %s", row["id"], exc)
         return done

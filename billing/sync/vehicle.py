@@ -18,6 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from billing.config import Settings
+from billing.crypto import TokenDecryptError
 from billing.db.budget import Bucket
 from billing.db.pool import Pool, transaction
 from billing.db.queries import queries
@@ -30,12 +31,12 @@ from billing.smartcar.client import SmartcarClient
 from billing.smartcar.errors import Advice, SmartcarError
 from billing.smartcar.records import ChargeRecordsResult
 from billing.sync.ingest import IngestResult, VehicleOwner, store_records
-from billing.sync.tokens import ConnectionBroken, TokenKeeper
+from billing.sync.tokens import ConnectionBroken, TokenKeeper, needs_key_error
 
 _q = queries("sync")
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "retry_later", "needs_reauth", "not_capable", "failed"]
+Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
 ENDPOINT = "charge_records"
 
 
@@ -62,7 +63,7 @@ class SyncResult:
 class _BeforeCall(Exception):
     """Getting an access token failed, so no charge-records call was made."""
 
-    def __init__(self, cause: SmartcarError | ConnectionBroken) -> None:
+    def __init__(self, cause: SmartcarError | ConnectionBroken | TokenDecryptError) -> None:
         super().__init__(str(cause))
         self.cause = cause
 
@@ -142,6 +143,8 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
             ),
             called=False,
         )
+    if row["connection_state"] == "needs_key":
+        return _needs_key(row)
     if row["connection_id"] is None:
         return await _fail_locally(
             ctx,
@@ -173,12 +176,16 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     try:
         result = await _read(ctx, row, start, end, now)
     except _BeforeCall as failed:
+        if isinstance(failed.cause, TokenDecryptError):
+            return _needs_key(row)
         if isinstance(failed.cause, ConnectionBroken):
             error = failed.cause.error.to_json()
             return SyncResult(vehicle_id, "needs_reauth", error=error, called=False)
         return replace(await _record_failure(ctx, row, failed.cause, now), called=False)
     except ConnectionBroken as broken:
         return SyncResult(vehicle_id, "needs_reauth", error=broken.error.to_json())
+    except TokenDecryptError:
+        return replace(_needs_key(row), called=True)
     except SmartcarError as error:
         # Retry-After counts from the answer, not from when the call was started.
         return await _record_failure(ctx, row, error, ctx.clock())
@@ -269,12 +276,12 @@ async def _read(
     ctx: SyncContext, row: asyncpg.Record, start: Any, today: Any, now: datetime
 ) -> ChargeRecordsResult:
     try:
-        token = await ctx.keeper.access_token(row["connection_id"], now)
-    except (ConnectionBroken, SmartcarError) as error:
+        access = await ctx.keeper.access(row["connection_id"], now)
+    except (ConnectionBroken, SmartcarError, TokenDecryptError) as error:
         raise _BeforeCall(error) from None
     try:
         return await ctx.client.charge_records(
-            row["smartcar_vehicle_id"], token, start=start, end=today, now=now
+            row["smartcar_vehicle_id"], access.token, start=start, end=today, now=now
         )
     except SmartcarError as error:
         if error.advice != "refresh_token":
@@ -291,10 +298,11 @@ async def _read(
                 description="no budget left to retry after refreshing the token",
                 advice="retry_later",
             )
-    token = await ctx.keeper.access_token(row["connection_id"], now, force_refresh=True)
+    # Refresh unless whoever saw the same refusal first already replaced this generation.
+    access = await ctx.keeper.access(row["connection_id"], now, rejected=access)
     try:
         return await ctx.client.charge_records(
-            row["smartcar_vehicle_id"], token, start=start, end=today, now=now
+            row["smartcar_vehicle_id"], access.token, start=start, end=today, now=now
         )
     except SmartcarError as error:
         if error.advice == "refresh_token":
@@ -354,6 +362,12 @@ async def _record_failure(
     return SyncResult(row["id"], _outcome(error), error=error.to_json())
 
 
+def _needs_key(row: asyncpg.Record) -> SyncResult:
+    """Nothing was called: the budget token goes back and the pass moves on."""
+    error = needs_key_error(row["connection_id"])
+    return SyncResult(row["id"], "needs_key", error=error, called=False)
+
+
 async def _fail_locally(
     ctx: SyncContext, row: asyncpg.Record, state: SyncState, type_: str, description: str
 ) -> SyncResult:
@@ -372,6 +386,8 @@ async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
         )
     now = ctx.clock()
     state: SyncState = row["sync_state"]
+    if row["connection_state"] == "needs_key" and state not in ("needs_reauth", "not_capable"):
+        return replace(_needs_key(row), called=True)
     if state in ("needs_reauth", "owner_action", "not_capable"):
         outcome: Outcome = "not_capable" if state == "not_capable" else "needs_reauth"
         return SyncResult(

@@ -45,6 +45,7 @@ class Worker:
 
     async def tick(self) -> None:
         async def sync() -> None:
+            await self.ctx.keeper.revive()
             report = await run_pass(self.ctx, wait_for_budget=False, stop=self.stop)
             if report.results:
                 log.info(

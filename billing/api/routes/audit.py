@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from billing.api.queries import AuditQuery
@@ -12,6 +14,7 @@ from billing.domain.errors import Forbidden, InvalidData
 from billing.domain.models import AuditEventPage
 
 routes = Routes()
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
 
 
 @routes.route(
@@ -27,10 +30,10 @@ async def list_audit_events(request: web.Request, query: AuditQuery) -> AuditEve
     who = principal(request)
     if who.role == "employee":
         raise Forbidden("the employee role may not read the audit log")
-    try:
-        after_id = int(query.cursor) if query.cursor else 0
-    except ValueError:
-        raise InvalidData("cursor is not one this service handed out") from None
+    # an event id: ASCII digits within bigint (int() alone also reads "٣", "1_0" and " 7")
+    if query.cursor and not (_EVENT_ID.fullmatch(query.cursor) and int(query.cursor) < 2**63):
+        raise InvalidData("cursor is not one this service handed out")
+    after_id = int(query.cursor) if query.cursor else 0
     async with pool(request).acquire() as conn:
         items = await audit.list_events(
             conn,

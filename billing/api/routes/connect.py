@@ -25,6 +25,12 @@ routes = Routes()
 log = logging.getLogger(__name__)
 SCOPES = "read_charge_records read_vehicle_info"
 STATE_TTL = timedelta(minutes=30)
+# What Connect's `error` values mean, in our words: its free-text description is never shown.
+CONNECT_ERRORS = {
+    "access_denied": "You did not allow access to your car.",
+    "vehicle_incompatible": "This car cannot share its charge records through Smartcar.",
+    "no_vehicles": "No car was found in this account.",
+}
 
 
 class ConnectStartQuery(BaseModel):
@@ -47,8 +53,7 @@ def _page(title: str, message: str, status: int, items: list[str] | None = None)
     rows = "".join(f"<li>{html.escape(item)}</li>" for item in items or [])
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><meta name="viewport" content="width=device-width">
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:640px;margin:60px auto;padding:0 20px;
-color:#1d2430}}h1{{font-size:24px}}</style></head><body><h1>{html.escape(title)}</h1>
+<link rel="stylesheet" href="/assets/page.css"></head><body><h1>{html.escape(title)}</h1>
 <p>{html.escape(message)}</p>{f"<ul>{rows}</ul>" if rows else ""}</body></html>"""
     return web.Response(text=body, status=status, content_type="text/html")
 
@@ -68,7 +73,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
     settings = request.app[SETTINGS]
     async with pool(request).acquire() as conn:
         employee = await master.get_employee(conn, query.employee_id)
-    who.check_sees(employee.fleet_id, employee.id)
+    who.check_sees(employee.fleet_id, employee.id, what="employee")
     if who.role == "hr" or (who.role == "employee" and who.employee_id != employee.id):
         raise Forbidden("only a manager or the employee may connect the employee's car")
     if settings.smartcar_client_id is None or settings.smartcar_redirect_uri is None:
@@ -124,26 +129,28 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
         )
     except BadState as exc:
         return _page("This link is not valid", f"{exc}. Please start again from the app.", 400)
-    if query.error:
-        reason = {
-            "access_denied": "You did not allow access to your car.",
-            "vehicle_incompatible": "This car cannot share its charge records through Smartcar.",
-            "no_vehicles": "No car was found in this account.",
-        }.get(query.error, query.error_description or query.error)
-        return _page("Your car was not connected", f"{reason} You can try again any time.", 400)
-    if not query.code:
-        return _page("This link is not valid", "Smartcar sent no authorization code.", 400)
-    employee_id = UUID(str(payload["employee_id"]))
+    try:
+        employee_id = UUID(str(payload["employee_id"]))
+    except ValueError:
+        return _page("This link is not valid", "The state is malformed. Please start again.", 400)
     client = request.app[SMARTCAR]
     now = datetime.now(UTC)
     async with transaction(pool(request)) as conn:
         employee = await master.get_employee(conn, employee_id)
+        # A state works once, whatever the outcome: a failed or refused callback cannot be
+        # replayed (nor its error text shown again to someone sent the link).
         if not await connect.consume_state(conn, str(payload["nonce"]), employee_id):
             return _page(
                 "This link was already used",
                 "Each connection link works once. Please start again.",
                 400,
             )
+        if query.error:
+            log.info("Connect ended with %s: %s", query.error, query.error_description)
+            reason = CONNECT_ERRORS.get(query.error, "Smartcar could not connect your car.")
+            return _page("Your car was not connected", f"{reason} You can try again any time.", 400)
+        if not query.code:
+            return _page("This link is not valid", "Smartcar sent no authorization code.", 400)
         try:
             grant = await client.exchange_code(query.code, now=now)
             token = grant.access_token.get_secret_value()
@@ -151,8 +158,11 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
             vehicle_ids = await client.vehicle_ids(token, now=now)
         except SmartcarError as error:
             log.warning("Connect code exchange failed: %s", error)
-            message = f"Smartcar answered: {error.description}. Please try again."
-            return _page("Your car was not connected", message, 502)
+            return _page(
+                "Your car was not connected",
+                "Smartcar could not complete the connection. Please try again.",
+                502,
+            )
         linked = await connect.store_connection(
             conn,
             request.app[CIPHER],
@@ -166,7 +176,7 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
     lines = [
         f"{v.smartcar_vehicle_id}: "
         + (
-            "belongs to another fleet, not linked"
+            "already registered, not linked (your fleet manager can help)"
             if v.vehicle_id is None
             else "reconnected"
             if v.reconnected

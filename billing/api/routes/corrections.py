@@ -26,7 +26,7 @@ async def preview_tariff_correction(request: web.Request, body: CorrectionBody) 
     who = principal(request)
     async with transaction(pool(request)) as conn:
         tariff = await master.get_tariff(conn, path_id(request))
-        who.check_manages(tariff.fleet_id, tariff.employee_id)
+        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
         return await corrections.preview(conn, tariff, body)
 
 
@@ -44,5 +44,5 @@ async def apply_tariff_correction(request: web.Request, body: CorrectionBody) ->
     who = principal(request)
     async with transaction(pool(request)) as conn:
         tariff = await master.get_tariff(conn, path_id(request))
-        who.check_manages(tariff.fleet_id, tariff.employee_id)
+        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
         return await corrections.apply(conn, tariff, body, actor=who.actor)

@@ -27,7 +27,7 @@ routes = Routes()
 )
 async def create_employee(request: web.Request, body: EmployeeCreate) -> Employee:
     who = principal(request)
-    who.check_manages(body.fleet_id)
+    who.check_manages(body.fleet_id, what="fleet")
     async with transaction(pool(request)) as conn:
         await master.get_fleet(conn, body.fleet_id)
         employee = await master.insert_employee(conn, body)
@@ -70,7 +70,7 @@ async def list_employees(request: web.Request, query: EmployeeQuery) -> Employee
 async def get_employee(request: web.Request) -> Employee:
     async with pool(request).acquire() as conn:
         employee = await master.get_employee(conn, path_id(request))
-    principal(request).check_sees(employee.fleet_id, employee.id)
+    principal(request).check_sees(employee.fleet_id, employee.id, what="employee")
     return employee
 
 
@@ -87,7 +87,7 @@ async def update_employee(request: web.Request, body: EmployeeUpdate) -> Employe
     who = principal(request)
     async with transaction(pool(request)) as conn:
         before = await master.get_employee(conn, path_id(request), for_update=True)
-        who.check_manages(before.fleet_id, before.id)
+        who.check_manages(before.fleet_id, before.id, what="employee")
         after = await master.update_employee(conn, before, body)
         await audit.record(
             conn,

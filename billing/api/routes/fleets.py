@@ -65,5 +65,5 @@ async def list_fleets(request: web.Request, query: FleetQuery) -> FleetPage:
 async def get_fleet(request: web.Request) -> Fleet:
     async with pool(request).acquire() as conn:
         fleet = await master.get_fleet(conn, path_id(request))
-    principal(request).check_sees(fleet.id)
+    principal(request).check_sees(fleet.id, what="fleet")
     return fleet

@@ -27,7 +27,7 @@ async def get_fleet_summary(request: web.Request) -> FleetSummary:
     who = principal(request)
     async with pool(request).acquire() as conn:
         fleet = await master.get_fleet(conn, path_id(request))
-        who.check_sees(fleet.id)
+        who.check_sees(fleet.id, what="fleet")
         if who.role == "employee":
             raise Forbidden("the employee role may not read fleet summaries")
         return await summary.fleet_summary(conn, fleet, today=datetime.now(UTC).date())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from billing.api.problems import RequestValidationFailed
 from billing.api.queries import TariffQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
@@ -27,12 +28,17 @@ routes = Routes()
 )
 async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
     who = principal(request)
-    who.check_manages(body.fleet_id)
+    who.check_manages(body.fleet_id, what="fleet")
     async with transaction(pool(request)) as conn:
         await master.lock_fleet_tariffs(conn, body.fleet_id)
+        fleet = await master.get_fleet(conn, body.fleet_id)
+        if body.currency != fleet.currency:
+            raise RequestValidationFailed(
+                [{"field": "body.currency", "message": f"must be the fleet's ({fleet.currency})"}]
+            )
         if body.employee_id is not None:
             employee = await master.get_employee(conn, body.employee_id)
-            who.check_manages(employee.fleet_id, employee.id)
+            who.check_manages(employee.fleet_id, employee.id, what="employee")
         tariff = await master.insert_tariff(conn, body)
         await audit.record(
             conn,
@@ -83,5 +89,5 @@ async def list_tariffs(request: web.Request, query: TariffQuery) -> TariffPage:
 async def get_tariff(request: web.Request) -> Tariff:
     async with pool(request).acquire() as conn:
         tariff = await master.get_tariff(conn, path_id(request))
-    principal(request).check_sees(tariff.fleet_id, tariff.employee_id)
+    principal(request).check_sees(tariff.fleet_id, tariff.employee_id, what="tariff")
     return tariff

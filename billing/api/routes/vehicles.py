@@ -34,7 +34,7 @@ async def create_vehicle(request: web.Request, body: VehicleCreate) -> Vehicle:
     now = datetime.now(UTC)
     async with transaction(pool(request)) as conn:
         employee = await master.get_employee(conn, body.employee_id)
-        who.check_manages(employee.fleet_id, employee.id)
+        who.check_manages(employee.fleet_id, employee.id, what="employee")
         connection_id = None
         if body.tokens is not None:
             connection_id = await vehicles.insert_connection(
@@ -85,7 +85,7 @@ async def list_vehicles(request: web.Request, query: VehicleQuery) -> VehiclePag
 async def get_vehicle(request: web.Request) -> Vehicle:
     async with pool(request).acquire() as conn:
         vehicle = await vehicles.get_vehicle(conn, path_id(request))
-    principal(request).check_sees(vehicle.fleet_id, vehicle.employee_id)
+    principal(request).check_sees(vehicle.fleet_id, vehicle.employee_id, what="vehicle")
     return vehicle
 
 
@@ -102,7 +102,7 @@ async def request_vehicle_sync(request: web.Request) -> Vehicle:
     who = principal(request)
     async with transaction(pool(request)) as conn:
         vehicle = await vehicles.get_vehicle(conn, path_id(request))
-        who.check_sees(vehicle.fleet_id, vehicle.employee_id)
+        who.check_sees(vehicle.fleet_id, vehicle.employee_id, what="vehicle")
         if who.role not in ("admin", "manager"):
             raise Forbidden(f"the {who.role} role may not ask for a sync")
         if not await vehicles.request_sync(conn, vehicle.id):

@@ -2,10 +2,11 @@
 SELECT v.id, v.fleet_id, v.employee_id, v.connection_id, v.smartcar_vehicle_id, v.make,
        v.sync_state, v.synced_through, v.access_granted_on, v.last_success_at, v.next_sync_at,
        v.not_before, v.consecutive_failures, v.created_at, v.lease_until, v.last_error,
-       coalesce(e.timezone, f.timezone) AS timezone
+       coalesce(e.timezone, f.timezone) AS timezone, c.state AS connection_state
 FROM vehicles v
 JOIN employees e ON e.id = v.employee_id
 JOIN fleets f ON f.id = v.fleet_id
+LEFT JOIN smartcar_connections c ON c.id = v.connection_id
 WHERE v.id = $1;
 
 -- name: record_success
@@ -46,6 +47,8 @@ WITH due AS (
       AND coalesce(v.not_before, '-infinity') <= $1
       AND (v.lease_until IS NULL OR v.lease_until < $1)
       AND ($4::uuid[] IS NULL OR v.id = ANY($4))
+      AND NOT EXISTS (SELECT 1 FROM smartcar_connections c
+                      WHERE c.id = v.connection_id AND c.state = 'needs_key')
     ORDER BY
       CASE WHEN v.synced_through IS NULL
            THEN least(greatest(d.deadline, d.today), d.today + 1)
@@ -75,7 +78,9 @@ SELECT count(*) FROM vehicles v
 WHERE v.sync_state NOT IN ('needs_reauth', 'owner_action', 'not_capable')
   AND ($3::boolean OR coalesce(v.next_sync_at, '-infinity') <= $1)
   AND coalesce(v.not_before, '-infinity') <= $1
-  AND ($2::uuid[] IS NULL OR v.id = ANY($2));
+  AND ($2::uuid[] IS NULL OR v.id = ANY($2))
+  AND NOT EXISTS (SELECT 1 FROM smartcar_connections c
+                  WHERE c.id = v.connection_id AND c.state = 'needs_key');
 
 -- name: deadlines_at_risk
 -- Vehicles whose oldest unread day is lost within $2 days (planner.deadline), including those
