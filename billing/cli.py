@@ -13,11 +13,12 @@ from uuid import UUID
 
 import click
 
-from billing.config import ConfigError, Settings, load_settings
+from billing.config import ConfigError, Settings, load_settings, unknown_variables
 from billing.crypto import new_key
-from billing.db.embedded import resolve_dsn, stop_embedded_servers
-from billing.db.migrations import upgrade_async
-from billing.db.pool import create_pool, transaction
+from billing.db.embedded import EmbeddedMissing, resolve_dsn, stop_embedded_servers
+from billing.db.migrations import require_head, upgrade_async
+from billing.db.pool import Pool, create_pool, transaction
+from billing.db.server import DatabaseUnavailable
 from billing.domain.access import ROLES, Role
 from billing.domain.errors import DomainError
 from billing.observability import configure_logging
@@ -27,6 +28,8 @@ log = logging.getLogger("billing")
 
 
 def _settings(**overrides: object) -> Settings:
+    for warning in unknown_variables():
+        click.echo(warning, err=True)
     try:
         settings = load_settings(**overrides)
     except ConfigError as exc:
@@ -39,12 +42,24 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; stop the embedded server (if this process started it) afterwards."""
     try:
         return asyncio.run(main())
-    except DomainError as exc:
+    except (DomainError, DatabaseUnavailable, EmbeddedMissing) as exc:
         raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         stop_embedded_servers()
+
+
+async def open_pool(settings: Settings, *, max_size: int) -> Pool:
+    """A pool on the configured database, whose schema must be at head."""
+    pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=max_size)
+    try:
+        async with pool.acquire() as conn:
+            await require_head(conn)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +129,7 @@ def apikey_create(
     from billing.db import apikeys
 
     async def run() -> str:
-        pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=1)
+        pool = await open_pool(settings, max_size=1)
         try:
             async with transaction(pool) as conn:
                 return await apikeys.create_key(
@@ -166,7 +181,7 @@ def worker() -> None:
     from billing.sync.worker import Worker
 
     async def run() -> None:
-        pool = await create_pool(await resolve_dsn(settings), max_size=4)
+        pool = await open_pool(settings, max_size=4)
         try:
             async with sync_context(settings, pool) as ctx:
                 worker = Worker(ctx)

@@ -31,6 +31,7 @@ from billing.api.routes import (
 from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
+from billing.db.migrations import require_head
 from billing.db.pool import create_pool
 from billing.smartcar.client import SmartcarClient
 
@@ -57,6 +58,12 @@ async def _smartcar(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
+    try:
+        async with app[POOL].acquire() as conn:
+            await require_head(conn)
+    except BaseException:
+        await app[POOL].close()
+        raise
     yield
     await app[POOL].close()
 

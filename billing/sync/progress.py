@@ -18,6 +18,7 @@ from rich.progress import (
 
 from billing.config import Settings
 from billing.db.embedded import resolve_dsn
+from billing.db.migrations import require_head
 from billing.db.pool import create_pool
 from billing.sync.runner import due_count, run_pass, sync_context
 from billing.sync.vehicle import SyncResult
@@ -26,6 +27,12 @@ from billing.sync.vehicle import SyncResult
 async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_json: bool) -> bool:
     """Run the pass; True when every vehicle's outcome is ok."""
     pool = await create_pool(await resolve_dsn(settings), max_size=4)
+    try:
+        async with pool.acquire() as conn:
+            await require_head(conn)
+    except BaseException:
+        await pool.close()
+        raise
     try:
         async with sync_context(settings, pool) as ctx:
             total = len(set(only)) if only else await due_count(ctx, None)
@@ -59,6 +66,8 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
                     progress.update(task, rate=rate, failed=failed)
                     if as_json:
                         print(json.dumps(result.to_json()), flush=True)
+                    elif not show_bar and result.outcome != "ok":
+                        print(failure_line(result), file=sys.stderr, flush=True)
 
                 outcome = await run_pass(ctx, only=only, on_result=report)
             if not as_json:
@@ -70,3 +79,13 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
             return outcome.failures == 0
     finally:
         await pool.close()
+
+
+def failure_line(result: SyncResult) -> str:
+    """`<vehicle id>: <outcome>: <reason>` for a vehicle that was not read ok."""
+    error = result.error or {}
+    kind = ":".join(str(part) for part in (error.get("type"), error.get("code")) if part)
+    reason = error.get("description") or kind or "no reason recorded"
+    if kind and kind not in reason:
+        reason = f"{kind} ({reason})"
+    return f"{result.vehicle_id}: {result.outcome}: {reason}"
