@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     worker_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: Literal["json", "console"] = Field(default_factory=_default_log_format)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    auth_failures_per_minute: int = Field(default=60, ge=1)
 
     smartcar_client_id: str | None = None
     smartcar_client_secret: SecretStr | None = None

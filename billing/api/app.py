@@ -16,6 +16,7 @@ from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
 from billing.api.registry import add_routes
 from billing.api.routes import (
+    api_keys,
     audit,
     changes,
     connect,
@@ -33,6 +34,7 @@ from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
 from billing.db.pool import create_pool
+from billing.domain.apikeys import FailureLimiter
 from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
@@ -47,6 +49,7 @@ ROUTE_GROUPS = [
     changes.routes,
     summary.routes,
     connect.routes,
+    api_keys.routes,
 ]
 
 
@@ -78,7 +81,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     operations = add_routes(app, ROUTE_GROUPS)
     public = frozenset(op.path for op in operations if op.public)
-    app.middlewares.append(auth_middleware(public))
+    limiter = FailureLimiter(limit=settings.auth_failures_per_minute, window_s=60)
+    app.middlewares.append(auth_middleware(public, limiter))
     # after authentication: keys are stored per API key
     app.middlewares.append(idempotency_middleware())
     app[SETTINGS] = settings
