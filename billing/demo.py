@@ -31,6 +31,7 @@ from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
 from billing.db.pool import Connection, Pool, create_pool, transaction
 from billing.domain.access import ROLES
+from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
 from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
@@ -301,7 +302,8 @@ async def _summary(pool: Pool) -> str:
     by_state = ", ".join(f"{row['n']} {row['sync_state']}" for row in states)
     return (
         f"vehicles: {by_state}\n"
-        f"line items: {lines['pending']} pending (EUR {lines['pending_amount']}), "
+        f"line items: {lines['pending']} pending"
+        f" (EUR {in_minor_units(lines['pending_amount'], 'EUR')}), "
         f"{lines['adjustments']} adjustment(s); {unpriced} unpriced day(s)"
     )
 
