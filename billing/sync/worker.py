@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -75,7 +75,9 @@ class Worker:
         """Run until `stop` is set, then finish the work in flight and release leases."""
         scheduler = AsyncIOScheduler()
         tick_s = self.ctx.settings.sync_tick_s
-        now = self.ctx.clock()
+        # The scheduler fires on the wall clock; `ctx.clock` is the time reads are about
+        # (the demo's runs ahead, on the simulator's), which must not delay the first tick.
+        now = datetime.now(UTC)
         scheduler.add_job(
             self.tick,
             "interval",
