@@ -248,6 +248,7 @@ def worker() -> None:
     if settings.secret_key is None:
         raise click.ClickException("BILLING_SECRET_KEY is required to read Smartcar tokens")
     from billing.runtime import wait_for_stop_signal
+    from billing.sync.metrics import SyncMetrics, worker_status
     from billing.sync.runner import sync_context
     from billing.sync.worker import Worker
 
@@ -255,11 +256,17 @@ def worker() -> None:
         pool = await open_pool(settings, max_size=4)
         try:
             async with sync_context(settings, pool) as ctx:
-                worker = Worker(ctx)
-                task = asyncio.create_task(worker.run())
-                await wait_for_stop_signal()
-                worker.stop.set()
-                await task
+                metrics = SyncMetrics()
+                metrics.attach(ctx)
+                port = settings.worker_port
+                async with worker_status(ctx, metrics, settings.host, port) as url:
+                    if url is not None:
+                        log.info("worker health and metrics on %s/healthz, %s/metrics", url, url)
+                    worker = Worker(ctx, metrics)
+                    task = asyncio.create_task(worker.run())
+                    await wait_for_stop_signal()
+                    worker.stop.set()
+                    await task
         finally:
             await pool.close()
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from billing.api.auth import auth_middleware
 from billing.api.idempotency import idempotency_middleware
 from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS, SMARTCAR
-from billing.api.metrics import HttpMetrics
+from billing.api.metrics import HttpMetrics, request_id_middleware
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
 from billing.api.registry import add_routes
@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> web.Application:
     metrics = HttpMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[metrics.middleware(), problem_middleware],
+        middlewares=[request_id_middleware, metrics.middleware(), problem_middleware],
     )
     operations = add_routes(app, ROUTE_GROUPS)
     public = frozenset(op.path for op in operations if op.public)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import nullcontext
 from uuid import UUID
 
 from rich.progress import (
@@ -20,6 +21,7 @@ from billing.config import Settings
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
 from billing.db.pool import create_pool
+from billing.observability import logs_through, new_request_id, request_context
 from billing.sync.runner import due_count, run_pass, sync_context
 from billing.sync.vehicle import SyncResult
 
@@ -53,7 +55,7 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
                 transient=False,
             )
             failed = 0
-            with progress:
+            with progress, logs_through(progress.console) if show_bar else nullcontext():
                 task = progress.add_task("sync", total=total, rate=0.0, failed=0)
 
                 def report(result: SyncResult) -> None:
@@ -69,7 +71,8 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
                     elif not show_bar and result.outcome != "ok":
                         print(failure_line(result), file=sys.stderr, flush=True)
 
-                outcome = await run_pass(ctx, only=only, on_result=report)
+                with request_context(f"sync-{new_request_id()}"):
+                    outcome = await run_pass(ctx, only=only, on_result=report)
             if not as_json:
                 ok = len(outcome.results) - outcome.failures
                 print(

@@ -17,6 +17,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from billing.db import idempotency
 from billing.db.queries import queries
+from billing.observability import new_request_id, request_context
+from billing.sync.metrics import SyncMetrics
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
 
@@ -28,6 +30,7 @@ UPKEEP_EVERY = timedelta(minutes=30)
 @dataclass
 class Worker:
     ctx: SyncContext
+    metrics: SyncMetrics | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _running: set[asyncio.Task[object]] = field(default_factory=set)
 
@@ -45,7 +48,11 @@ class Worker:
 
     async def tick(self) -> None:
         async def sync() -> None:
-            report = await run_pass(self.ctx, wait_for_budget=False, stop=self.stop)
+            on_result = self.metrics.outcome if self.metrics is not None else None
+            with request_context(f"sync-{new_request_id()}"):
+                report = await run_pass(
+                    self.ctx, wait_for_budget=False, stop=self.stop, on_result=on_result
+                )
             if report.results:
                 log.info(
                     "sync tick: %d vehicle(s) read, %d not ok", len(report.results), report.failures
