@@ -109,3 +109,24 @@ async def test_line_items_by_charge_date_page_through_once(client: Client, scene
         "/v1/line-items", params={"from": "2025-04-08", "to": "2025-04-02"}, headers=_auth(scene)
     )
     assert backwards.status == 422
+
+
+async def test_monthly_cap_carries_the_fleet_currency_minor_units(
+    client: Client, factory: Factory
+) -> None:
+    fleet = await factory.fleet()  # EUR
+    admin = factory.auth(await factory.key("admin"))
+    body = {"fleet_id": str(fleet.id), "external_ref": "CAP-1", "name": "Capped"}
+    made = await client.post("/v1/employees", json={**body, "monthly_cap": "80"}, headers=admin)
+    assert made.status == 201, await made.text()
+    employee = await made.json()
+    assert employee["monthly_cap"] == "80.00"
+    shown = await (await client.get(f"/v1/employees/{employee['id']}", headers=admin)).json()
+    assert shown["monthly_cap"] == "80.00"
+    listed = await (await client.get("/v1/employees", headers=admin)).json()
+    assert {e["monthly_cap"] for e in listed["items"]} == {"80.00"}
+    # more digits than the currency has is refused, not rounded away
+    wrong = {**body, "external_ref": "CAP-2", "monthly_cap": "80.125"}
+    refused = await client.post("/v1/employees", json=wrong, headers=admin)
+    assert refused.status == 422, await refused.text()
+    assert "monthly_cap" in (await refused.json())["detail"]
