@@ -7,17 +7,19 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
 import click
 
-from billing.config import ConfigError, Settings, load_settings
+from billing.config import ConfigError, Settings, load_settings, unknown_variables
 from billing.crypto import new_key
-from billing.db.embedded import resolve_dsn, stop_embedded_servers
-from billing.db.migrations import upgrade_async
-from billing.db.pool import create_pool, transaction
+from billing.db.embedded import EmbeddedMissing, resolve_dsn, stop_embedded_servers
+from billing.db.migrations import require_head, upgrade_async
+from billing.db.pool import Pool, create_pool, transaction
+from billing.db.server import DatabaseUnavailable
 from billing.domain.access import ROLES, Role
 from billing.domain.errors import DomainError
 from billing.observability import configure_logging
@@ -27,6 +29,8 @@ log = logging.getLogger("billing")
 
 
 def _settings(**overrides: object) -> Settings:
+    for warning in unknown_variables():
+        click.echo(warning, err=True)
     try:
         settings = load_settings(**overrides)
     except ConfigError as exc:
@@ -39,12 +43,24 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; stop the embedded server (if this process started it) afterwards."""
     try:
         return asyncio.run(main())
-    except DomainError as exc:
+    except (DomainError, DatabaseUnavailable, EmbeddedMissing) as exc:
         raise click.ClickException(exc.message) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         stop_embedded_servers()
+
+
+async def open_pool(settings: Settings, *, max_size: int) -> Pool:
+    """A pool on the configured database, whose schema must be at head."""
+    pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=max_size)
+    try:
+        async with pool.acquire() as conn:
+            await require_head(conn)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,21 +152,27 @@ def apikey() -> None:
 @click.option("--fleet", "fleet_id", type=click.UUID, help="the fleet the key is bound to")
 @click.option("--employee", "employee_id", type=click.UUID, help="the employee it acts for")
 @click.option("--name", help="a label to recognise the key by")
+@click.option("--expires-in", help="lifetime such as 30d, 12h, 90m or 2w (default: never)")
 def apikey_create(
-    role: Role, fleet_id: UUID | None, employee_id: UUID | None, name: str | None
+    role: Role,
+    fleet_id: UUID | None,
+    employee_id: UUID | None,
+    name: str | None,
+    expires_in: str | None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    if role != "admin" and fleet_id is None:
-        raise click.UsageError(f"--fleet is required for the {role} role")
-    if role == "admin" and (fleet_id or employee_id):
-        raise click.UsageError("an admin key is not bound to a fleet or employee")
-    if role == "employee" and employee_id is None:
-        raise click.UsageError("--employee is required for the employee role")
+    from billing.domain.apikeys import check_binding, parse_duration
+
+    try:
+        check_binding(role, fleet_id, employee_id)
+        lifetime = parse_duration(expires_in) if expires_in else None
+    except DomainError as exc:
+        raise click.UsageError(exc.message) from None
     settings = _settings()
     from billing.db import apikeys
 
     async def run() -> str:
-        pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=1)
+        pool = await open_pool(settings, max_size=1)
         try:
             async with transaction(pool) as conn:
                 return await apikeys.create_key(
@@ -159,11 +181,75 @@ def apikey_create(
                     fleet_id=fleet_id,
                     employee_id=employee_id,
                     name=name,
+                    expires_at=datetime.now(UTC) + lifetime if lifetime else None,
+                    actor="cli",
                 )
         finally:
             await pool.close()
 
     click.echo(_run(run))
+
+
+@apikey.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per key")
+def apikey_list(as_json: bool) -> None:
+    """List every key (prefix, role, binding, expiry, last use; never the secret)."""
+    settings = _settings()
+    from billing.db import apikeys
+    from billing.domain.apikeys import ApiKey
+
+    async def run() -> list[ApiKey]:
+        pool = await open_pool(settings, max_size=1)
+        try:
+            async with pool.acquire() as conn:
+                return await apikeys.list_keys(conn)
+        finally:
+            await pool.close()
+
+    keys = _run(run)
+    if as_json:
+        for key in keys:
+            click.echo(key.model_dump_json())
+        return
+    click.echo(f"{'PREFIX':<20} {'ROLE':<9} {'STATE':<8} {'EXPIRES':<17} {'LAST USED':<17} NAME")
+    now = datetime.now(UTC)
+    for key in keys:
+        state = (
+            "revoked"
+            if key.revoked_at
+            else "expired"
+            if key.expires_at and key.expires_at <= now
+            else "active"
+        )
+        click.echo(
+            f"{key.prefix:<20} {key.role:<9} {state:<8} {_when(key.expires_at):<17}"
+            f" {_when(key.last_used_at):<17} {key.name or ''}"
+        )
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if value else "-"
+
+
+@apikey.command("revoke")
+@click.argument("prefix")
+def apikey_revoke(prefix: str) -> None:
+    """Revoke the key whose public prefix (fb_<role>_<8 chars>) is PREFIX, at once."""
+    # a whole key pasted by mistake: its prefix is everything before the last underscore
+    prefix = prefix.rpartition("_")[0] if prefix.count("_") > 2 else prefix
+    settings = _settings()
+    from billing.db import apikeys
+
+    async def run() -> None:
+        pool = await open_pool(settings, max_size=1)
+        try:
+            async with transaction(pool) as conn:
+                await apikeys.revoke(conn, prefix, actor="cli")
+        finally:
+            await pool.close()
+
+    _run(run)
+    click.echo(f"revoked {prefix}")
 
 
 @main.command()
@@ -198,18 +284,25 @@ def worker() -> None:
     if settings.secret_key is None:
         raise click.ClickException("BILLING_SECRET_KEY is required to read Smartcar tokens")
     from billing.runtime import wait_for_stop_signal
+    from billing.sync.metrics import SyncMetrics, worker_status
     from billing.sync.runner import sync_context
     from billing.sync.worker import Worker
 
     async def run() -> None:
-        pool = await create_pool(await resolve_dsn(settings), max_size=4)
+        pool = await open_pool(settings, max_size=4)
         try:
             async with sync_context(settings, pool) as ctx:
-                worker = Worker(ctx)
-                task = asyncio.create_task(worker.run())
-                await wait_for_stop_signal()
-                worker.stop.set()
-                await task
+                metrics = SyncMetrics()
+                metrics.attach(ctx)
+                port = settings.worker_port
+                async with worker_status(ctx, metrics, settings.host, port) as url:
+                    if url is not None:
+                        log.info("worker health and metrics on %s/healthz, %s/metrics", url, url)
+                    worker = Worker(ctx, metrics)
+                    task = asyncio.create_task(worker.run())
+                    await wait_for_stop_signal()
+                    worker.stop.set()
+                    await task
         finally:
             await pool.close()
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,8 +25,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    worker_port: int | None = Field(default=None, ge=0, le=65535)
     log_format: Literal["json", "console"] = Field(default_factory=_default_log_format)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    auth_failures_per_minute: int = Field(default=60, ge=1)
 
     smartcar_client_id: str | None = None
     smartcar_client_secret: SecretStr | None = None
@@ -77,3 +82,22 @@ def load_settings(**overrides: Any) -> Settings:
         field = str(error["loc"][0]) if error["loc"] else "?"
         message = error["msg"].removeprefix("Value error, ")
         raise ConfigError(f"BILLING_{field.upper()}: {message}") from None
+
+
+# BILLING_* variables read by something other than Settings (the test suite's server).
+_OTHER_VARIABLES = frozenset({"BILLING_TEST_DATABASE_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per `BILLING_*` variable no setting reads, naming the closest known one."""
+    env = os.environ if environ is None else environ
+    known = sorted(f"BILLING_{name.upper()}" for name in Settings.model_fields)
+    warnings = []
+    for name in sorted(env):
+        upper = name.upper()
+        if not upper.startswith("BILLING_") or upper in known or upper in _OTHER_VARIABLES:
+            continue
+        close = difflib.get_close_matches(upper, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"warning: {name} is not a known setting and is ignored{hint}")
+    return warnings

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,6 +32,7 @@ from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
 from billing.db.pool import Connection, Pool, create_pool, transaction
 from billing.domain.access import ROLES
+from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
 from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
@@ -262,12 +264,18 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
             sync_tick_s=min(base.sync_tick_s, 15),
         )
         pool = await create_pool(dsn, max_size=8)
+        root = logging.getLogger()
+        level = root.level
         try:
             keys = await seed(pool, settings.data_dir / "demo-keys.json")
+            # Start-up's request logs (and the warnings about the demo's deliberately
+            # incapable car, which the summary counts) would bury the URL and the keys:
+            # only errors until they are printed, then the usual level.
+            root.setLevel(max(level, logging.ERROR))
             async with serving(create_app(settings), settings.host, settings.port) as url:
                 say(f"Smartcar simulator on {sim.url}; connecting the demo cars through Connect …")
                 connected = await connect_vehicles(pool, url, keys.keys["manager"])
-                async with sync_context(settings, pool) as ctx:
+                async with demo_sync_context(settings, pool, sim) as ctx:
                     say(f"{connected} employee(s) connected; first sync …")
                     await run_pass(ctx)
                     await show_a_restatement(ctx, pool, sim)
@@ -275,12 +283,23 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                     worker = Worker(ctx)
                     task = asyncio.create_task(worker.run())
                     say(_instructions(url, settings, keys))
+                    root.setLevel(level)
                     await wait_for_stop_signal()
                     say("stopping …")
                     worker.stop.set()
                     await task
         finally:
+            root.setLevel(level)
             await pool.close()
+
+
+def demo_sync_context(
+    settings: Settings, pool: Pool, sim: Simulator
+) -> AbstractAsyncContextManager[SyncContext]:
+    """Sync on the simulator's clock: the demo moves that clock forward to show a
+    restatement, and reads must ask for days the simulator has (a car connected later, on
+    the simulator's today, would otherwise be asked for a range that ends before it began)."""
+    return sync_context(settings, pool, clock=sim.now)
 
 
 async def _summary(pool: Pool) -> str:
@@ -301,7 +320,8 @@ async def _summary(pool: Pool) -> str:
     by_state = ", ".join(f"{row['n']} {row['sync_state']}" for row in states)
     return (
         f"vehicles: {by_state}\n"
-        f"line items: {lines['pending']} pending (EUR {lines['pending_amount']}), "
+        f"line items: {lines['pending']} pending"
+        f" (EUR {in_minor_units(lines['pending_amount'], 'EUR')}), "
         f"{lines['adjustments']} adjustment(s); {unpriced} unpriced day(s)"
     )
 

@@ -23,7 +23,9 @@ async def wait_for_stop_signal() -> None:
 
 
 @asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[str]:
+async def serving(
+    app: web.Application, host: str, port: int, *, variable: str = "BILLING_PORT"
+) -> AsyncIterator[str]:
     """Serve `app` on host:port (0 picks a free port); yields its base URL."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -33,7 +35,7 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[s
             await site.start()
         except OSError as exc:
             raise OSError(
-                f"cannot listen on {host}:{port} ({exc.strerror}); set BILLING_PORT to a free port"
+                f"cannot listen on {host}:{port} ({exc.strerror}); set {variable} to a free port"
             ) from None
         bound = runner.addresses[0]
         yield f"http://{bound[0]}:{bound[1]}"

@@ -11,11 +11,12 @@ from aiohttp import web
 from billing.api.auth import auth_middleware
 from billing.api.idempotency import idempotency_middleware
 from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS, SMARTCAR
-from billing.api.metrics import HttpMetrics
+from billing.api.metrics import HttpMetrics, request_id_middleware
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
 from billing.api.registry import add_routes
 from billing.api.routes import (
+    api_keys,
     assets,
     audit,
     changes,
@@ -33,8 +34,10 @@ from billing.api.security import install as install_security_headers
 from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
+from billing.db.migrations import require_head
 from billing.db.pool import create_pool
 from billing.db.vehicles import check_secret_key
+from billing.domain.apikeys import FailureLimiter
 from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
@@ -50,6 +53,7 @@ ROUTE_GROUPS = [
     summary.routes,
     connect.routes,
     assets.routes,
+    api_keys.routes,
 ]
 
 
@@ -63,6 +67,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
     try:
         async with app[POOL].acquire() as conn:
+            await require_head(conn)
             await check_secret_key(conn, app[CIPHER])
     except BaseException:
         await app[POOL].close()
@@ -77,11 +82,12 @@ def create_app(settings: Settings) -> web.Application:
     metrics = HttpMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[metrics.middleware(), problem_middleware],
+        middlewares=[request_id_middleware, metrics.middleware(), problem_middleware],
     )
     operations = add_routes(app, ROUTE_GROUPS)
     public = frozenset(op.path for op in operations if op.public)
-    app.middlewares.append(auth_middleware(public))
+    limiter = FailureLimiter(limit=settings.auth_failures_per_minute, window_s=60)
+    app.middlewares.append(auth_middleware(public, limiter))
     # after authentication: keys are stored per API key
     app.middlewares.append(idempotency_middleware())
     install_security_headers(app)

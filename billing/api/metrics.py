@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from billing.observability import new_request_id, request_context
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -59,3 +61,20 @@ class HttpMetrics:
             return response
 
         return measure
+
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request runs under an id (the caller's X-Request-Id, or a new one): its log
+    lines and audit events carry it, and the response names it."""
+    with request_context(new_request_id(request.headers.get(REQUEST_ID_HEADER))) as rid:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            exc.headers[REQUEST_ID_HEADER] = rid
+            raise
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response

@@ -13,6 +13,10 @@ from billing.api.problems import Problem
 from billing.api.registry import Operation
 
 _PARAM = re.compile(r"\{(\w+)\}")
+# path parameters that are not ids
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "prefix": {"type": "string", "pattern": "^fb_[a-z]+_[A-Za-z0-9]{8}$"},
+}
 _MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
@@ -32,6 +36,7 @@ _ERROR_TITLES = {
     409: "Conflict with the current state",
     413: "Body too large",
     422: "Validation failed",
+    429: "Too many failed authentications from this address; see Retry-After",
 }
 
 
@@ -41,7 +46,7 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string", "format": "uuid"},
+            "schema": _PATH_SCHEMAS.get(name, {"type": "string", "format": "uuid"}),
         }
         for name in _PARAM.findall(op.path)
     ]
@@ -86,7 +91,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.method in _MUTATING and not op.public:
         codes |= {400, 409, 413, 422}  # a body where none is taken, or the Idempotency-Key
     if not op.public:
-        codes |= {401, 404}
+        codes |= {401, 404, 429}
     for code in sorted(codes):
         responses[str(code)] = {"description": _ERROR_TITLES.get(code, "Error"), "content": problem}
     for code in op.html_errors:

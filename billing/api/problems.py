@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
@@ -47,6 +48,15 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     pass
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: float) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class RequestValidationFailed(ApiError):
@@ -109,7 +119,10 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         response: web.StreamResponse = await handler(request)
     except ApiError as exc:
-        return problem(exc.status, exc.title, exc.detail, exc.errors)
+        response = problem(exc.status, exc.title, exc.detail, exc.errors)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+        return response
     except DomainError as exc:
         return _from_domain(exc)
     except web.HTTPRequestEntityTooLarge as exc:

@@ -7,12 +7,23 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
 from billing.domain.changes import FeedEntity
 from billing.domain.line_items import LineItemKind, LineItemStatus, Period
 from billing.domain.models import Entity, SyncState
+
+
+def _iso_date(value: object) -> object:
+    # pydantic would also read "0" or "1700000000" as a Unix time; a query date is YYYY-MM-DD
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 
 
 class PageQuery(BaseModel):
@@ -54,17 +65,16 @@ class LineItemQuery(PageQuery):
     status: LineItemStatus | None = None
     kind: LineItemKind | None = None
     period: Period | None = Field(default=None, description="billing month, YYYY-MM")
+    from_: IsoDate | None = Field(
+        default=None, alias="from", description="first charge date, inclusive"
+    )
+    to: IsoDate | None = Field(default=None, description="last charge date, inclusive")
 
-
-def _iso_date(value: object) -> object:
-    # pydantic would also read "0" or "1700000000" as a Unix time; a query date is YYYY-MM-DD
-    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
-        raise ValueError("must be a date as YYYY-MM-DD")
-    return value
-
-
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+    @model_validator(mode="after")
+    def _range(self) -> LineItemQuery:
+        if self.from_ is not None and self.to is not None and self.from_ > self.to:
+            raise ValueError("from must not be after to")
+        return self
 
 
 class ChargeRecordQuery(PageQuery):

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.models import AuditEvent, Entity
+from billing.observability import current_request_id
 
 _q = queries("audit")
 
@@ -47,6 +48,7 @@ async def record(
         action,
         snapshot(before),
         snapshot(after),
+        current_request_id(),
     )
 
 

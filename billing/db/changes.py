@@ -23,6 +23,7 @@ from billing.domain.changes import (
     FeedEntity,
     Position,
     next_position,
+    public_data,
 )
 from billing.domain.errors import InvalidData
 
@@ -106,7 +107,7 @@ async def list_changes(
                 action=row["action"],
                 actor=row["actor"],
                 fleet_id=row["fleet_id"],
-                data=row["data"],
+                data=public_data(row["entity"], row["data"]),
             )
         )
     last = Position(int(rows[-1]["xid_text"]), rows[-1]["id"]) if rows else None

@@ -83,6 +83,7 @@ async def store_connection(
     )
     linked = []
     for smartcar_id in vehicle_ids:
+        previous = await conn.fetchrow(_q.current_link, smartcar_id)
         row = await conn.fetchrow(
             _q.link_vehicle,
             employee.fleet_id,
@@ -93,6 +94,16 @@ async def store_connection(
         )
         if row is None:
             linked.append(LinkedVehicle(smartcar_id, None, False))
+            continue
+        linked.append(LinkedVehicle(smartcar_id, row["id"], not row["inserted"]))
+        unchanged = (
+            previous is not None
+            and (previous["employee_id"], previous["connection_id"]) == (employee.id, connection_id)
+            and previous["sync_state"] != "needs_reauth"
+        )
+        if unchanged:
+            # Same employee, same connection, readable before: only the tokens were renewed,
+            # which the connection's own event records; the vehicle did not change.
             continue
         await audit.record(
             conn,
@@ -107,5 +118,4 @@ async def store_connection(
                 "connection_id": str(connection_id),
             },
         )
-        linked.append(LinkedVehicle(smartcar_id, row["id"], not row["inserted"]))
     return linked

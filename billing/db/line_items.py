@@ -47,6 +47,8 @@ async def list_line_items(
     period: str | None,
     after: After,
     limit: int,
+    charged_from: date | None = None,
+    charged_to: date | None = None,
 ) -> list[LineItem]:
     rows = await conn.fetch(
         _q.list_line_items,
@@ -59,6 +61,8 @@ async def list_line_items(
         after.created_at,
         after.id,
         limit,
+        charged_from,
+        charged_to,
     )
     return [line_item_from_row(row) for row in rows]
 

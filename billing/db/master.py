@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
+import asyncpg
+
 from billing.db.pages import After
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.errors import NotFound
+from billing.domain.line_items import in_minor_units
 from billing.domain.models import (
     Employee,
     EmployeeCreate,
@@ -41,6 +44,15 @@ async def list_fleets(
     return [Fleet.model_validate(dict(row)) for row in rows]
 
 
+def _employee(row: asyncpg.Record | None) -> Employee:
+    """The row as the API shows it: the monthly cap with the fleet currency's minor units."""
+    data = dict(row or {})
+    currency = data.pop("fleet_currency", None)
+    if data.get("monthly_cap") is not None and currency is not None:
+        data["monthly_cap"] = in_minor_units(data["monthly_cap"], currency)
+    return Employee.model_validate(data)
+
+
 async def insert_employee(conn: Connection, data: EmployeeCreate) -> Employee:
     row = await conn.fetchrow(
         _q.insert_employee,
@@ -51,7 +63,7 @@ async def insert_employee(conn: Connection, data: EmployeeCreate) -> Employee:
         data.timezone,
         data.monthly_cap,
     )
-    return Employee.model_validate(dict(row or {}))
+    return _employee(row)
 
 
 async def get_employee(
@@ -61,7 +73,7 @@ async def get_employee(
     row = await conn.fetchrow(query, employee_id)
     if row is None:
         raise NotFound("no such employee")
-    return Employee.model_validate(dict(row))
+    return _employee(row)
 
 
 async def update_employee(conn: Connection, current: Employee, patch: EmployeeUpdate) -> Employee:
@@ -76,14 +88,14 @@ async def update_employee(conn: Connection, current: Employee, patch: EmployeeUp
         merged.monthly_cap,
         merged.active,
     )
-    return Employee.model_validate(dict(row or {}))
+    return _employee(row)
 
 
 async def list_employees(
     conn: Connection, *, fleet_id: UUID | None, only: UUID | None, after: After, limit: int
 ) -> list[Employee]:
     rows = await conn.fetch(_q.list_employees, fleet_id, only, after.created_at, after.id, limit)
-    return [Employee.model_validate(dict(row)) for row in rows]
+    return [_employee(row) for row in rows]
 
 
 async def insert_tariff(conn: Connection, data: TariffCreate) -> Tariff:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from billing.db.pool import Connection
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -57,3 +61,22 @@ def execute_script(sql: str) -> None:
     driver = op.get_bind().connection.driver_connection
     assert driver is not None
     await_only(driver.execute(sql))
+
+
+async def require_head(conn: Connection) -> None:
+    """Raise DatabaseUnavailable, saying to run `billing migrate`, unless the schema is at head."""
+    import asyncpg
+
+    from billing.db.queries import queries
+    from billing.db.server import VARIABLE, DatabaseUnavailable
+
+    try:
+        current = await conn.fetchval(queries("server").schema_revision)
+    except asyncpg.UndefinedTableError:
+        current = None
+    expected = head_revision()
+    if current != expected:
+        raise DatabaseUnavailable(
+            f"{VARIABLE}: the database schema is at revision {current or 'none (empty)'},"
+            f" this version needs {expected}; run `billing migrate` first"
+        )

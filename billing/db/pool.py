@@ -12,7 +12,9 @@ from uuid import UUID
 
 import asyncpg
 
+from billing.db.dsn import connect_arguments
 from billing.db.errors import translate_errors
+from billing.db.server import DatabaseUnavailable, explain
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -45,9 +47,25 @@ async def _init_connection(conn: Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
-    pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
-    )
+    """A pool on the URL (libpq parameters honoured); DatabaseUnavailable when it cannot be."""
+    try:
+        target, kwargs = connect_arguments(dsn)
+    except ValueError as exc:
+        raise DatabaseUnavailable(f"BILLING_DATABASE_URL: {exc}") from None
+    try:
+        pool = await asyncpg.create_pool(
+            target,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=60,
+            **kwargs,
+        )
+    except Exception as exc:
+        explained = explain(exc, dsn)
+        if explained is None:
+            raise
+        raise explained from None
     assert pool is not None
     return pool
 

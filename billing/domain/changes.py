@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from billing.domain.models import Record
+from billing.domain.currencies import MINOR_UNITS
+from billing.domain.line_items import ChargeRecord, LineItem, in_minor_units
+from billing.domain.models import Employee, Fleet, Record, Tariff, Vehicle
 
 # The entities of the public contract; internal ones (api keys, connections) stay out.
 FeedEntity = Literal[
@@ -25,6 +29,39 @@ FEED_ENTITIES: tuple[FeedEntity, ...] = (
     "statement",
 )
 _MAX_ID = 2**63 - 1
+
+# Each entity's public representation (what GET on it answers).
+_PUBLIC: dict[str, type[Record]] = {
+    "fleet": Fleet,
+    "employee": Employee,
+    "vehicle": Vehicle,
+    "tariff": Tariff,
+    "charge_record": ChargeRecord,
+    "line_item": LineItem,
+}
+
+
+def public_data(entity: str, data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An audit snapshot as the entity's public representation: internal fields (evidence,
+    upstream payloads, token references) dropped, amounts with the currency's minor units,
+    values rendered as the API renders them.
+
+    Snapshots that hold only some of the fields (restatements, links) keep those fields.
+    """
+    if data is None:
+        return None
+    model = _PUBLIC.get(entity)
+    if model is None:
+        return dict(data)
+    public = {k: v for k, v in data.items() if k in model.model_fields}
+    currency, amount = public.get("currency"), public.get("amount")
+    if isinstance(currency, str) and currency in MINOR_UNITS and amount is not None:
+        with contextlib.suppress(ArithmeticError):  # not a number: shown as recorded
+            public["amount"] = str(in_minor_units(Decimal(str(amount)), currency))
+    try:
+        return model.model_validate(public).model_dump(mode="json")
+    except ValidationError:
+        return public
 
 
 @dataclass(frozen=True, order=True, slots=True)

@@ -270,6 +270,9 @@ class AuditEvent(Record):
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    request_id: str | None = Field(
+        default=None, description="the API request (X-Request-Id) or sync pass that made it"
+    )
 
 
 # Lists: `{"items": [...], "next_cursor": ...}`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -86,6 +86,8 @@ class SmartcarClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._semaphore = asyncio.Semaphore(concurrency)
         self._user_agent = user_agent or _user_agent()
+        # Told of every call: (endpoint kind, HTTP status or failure name). Metrics hook in here.
+        self.on_call: Callable[[str, str], None] | None = None
 
     @classmethod
     def from_settings(cls, session: aiohttp.ClientSession, settings: Settings) -> SmartcarClient:
@@ -271,20 +273,27 @@ class SmartcarClient:
                 raise
             except TimeoutError:
                 _log(method, log_path, None, None, loop.time() - started, "timeout")
+                self._count(log_path, "timeout")
                 raise SmartcarError(
                     type="TIMEOUT",
                     description=f"no answer within {self._timeout.total:g} s",
                 ) from None
             except (aiohttp.ClientError, OSError) as exc:
                 _log(method, log_path, None, None, loop.time() - started, type(exc).__name__)
+                self._count(log_path, "network")
                 raise _network_error(exc) from None
         duration = loop.time() - started
         _log(method, log_path, response.status, response.request_id, duration, None)
+        self._count(log_path, str(response.status))
         if 200 <= response.status < 300:
             return response
         raise error_from_response(
             response.status, response.headers, response.body, now=now or _utcnow()
         )
+
+    def _count(self, log_path: str, outcome: str) -> None:
+        if self.on_call is not None:
+            self.on_call(endpoint_kind(log_path), outcome)
 
     @staticmethod
     def _object(response: _Response) -> dict[str, Any]:
@@ -321,6 +330,15 @@ def _network_error(exc: BaseException) -> SmartcarError:
         code="CONNECT" if connect else "IO",
         description=f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__,
     )
+
+
+def endpoint_kind(path: str) -> str:
+    """A bounded label for a call's path (paths carry vehicle ids)."""
+    if path.endswith("/charge/records"):
+        return "charge_records"
+    if "token" in path:
+        return "token"
+    return path.rstrip("/").rsplit("/", 1)[-1] or "other"
 
 
 def _segment(vehicle_id: str) -> str:
@@ -360,7 +378,8 @@ def _log(
             "http_method": method,
             "path": path,
             "status": status,
-            "request_id": request_id,
+            "request_id": request_id,  # replaced in rendered logs by the request's own id
+            "smartcar_request_id": request_id,
             "duration_ms": round(duration_s * 1000, 1),
         },
     )

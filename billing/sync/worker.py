@@ -11,12 +11,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from billing.db import idempotency
 from billing.db.queries import queries
+from billing.observability import new_request_id, request_context
+from billing.sync.metrics import SyncMetrics
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
 
@@ -28,6 +30,7 @@ UPKEEP_EVERY = timedelta(minutes=30)
 @dataclass
 class Worker:
     ctx: SyncContext
+    metrics: SyncMetrics | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _running: set[asyncio.Task[object]] = field(default_factory=set)
 
@@ -46,7 +49,11 @@ class Worker:
     async def tick(self) -> None:
         async def sync() -> None:
             await self.ctx.keeper.revive()
-            report = await run_pass(self.ctx, wait_for_budget=False, stop=self.stop)
+            on_result = self.metrics.outcome if self.metrics is not None else None
+            with request_context(f"sync-{new_request_id()}"):
+                report = await run_pass(
+                    self.ctx, wait_for_budget=False, stop=self.stop, on_result=on_result
+                )
             if report.results:
                 log.info(
                     "sync tick: %d vehicle(s) read, %d not ok", len(report.results), report.failures
@@ -76,7 +83,9 @@ class Worker:
         """Run until `stop` is set, then finish the work in flight and release leases."""
         scheduler = AsyncIOScheduler()
         tick_s = self.ctx.settings.sync_tick_s
-        now = self.ctx.clock()
+        # The scheduler fires on the wall clock; `ctx.clock` is the time reads are about
+        # (the demo's runs ahead, on the simulator's), which must not delay the first tick.
+        now = datetime.now(UTC)
         scheduler.add_job(
             self.tick,
             "interval",

@@ -132,3 +132,25 @@ async def test_sync_usage_errors_exit_2(sync_settings: Settings) -> None:
     for args in (("sync",), ("sync", "--all", "--vehicle", "1"), ("sync", "--vehicle", "nope")):
         code, _, err = await _billing(sync_settings, *args)
         assert code == 2, (args, err)
+
+
+async def test_sync_without_tty_prints_one_line_per_vehicle_not_ok(
+    sync_settings: Settings, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet = await factory.fleet()
+    await factory.tariff(fleet)
+    employee = await factory.employee(fleet)
+    good = await import_vehicle(pool, employee, sim.create_user(1), 0)
+    bad = await import_vehicle(pool, employee, sim.create_user(1), 0)
+    sim.set_fault(sim.user(await _user_of(pool, bad)).vehicle_ids[0], "VEHICLE_STATE:ASLEEP", 1)
+
+    code, out, err = await _billing(
+        sync_settings, "sync", "--vehicle", str(good), "--vehicle", str(bad)
+    )
+    assert code == 3, err
+    assert out == ""
+    failures = [line for line in err.splitlines() if line.startswith(str(bad))]
+    assert len(failures) == 1, err
+    assert failures[0].startswith(f"{bad}: retry_later: VEHICLE_STATE:ASLEEP")
+    assert not any(line.startswith(str(good)) for line in err.splitlines())
+    assert "2 vehicle(s) read: 1 ok, 1 not ok" in err

@@ -105,6 +105,8 @@ def test_query_parameters_follow_the_models(document: dict[str, Any]) -> None:
         "status",
         "kind",
         "period",
+        "from",
+        "to",
         "limit",
         "cursor",
     }

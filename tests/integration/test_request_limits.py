@@ -31,7 +31,7 @@ async def document(client: Client) -> dict[str, Any]:
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{id}", str(uuid.uuid4()))
+    return path.replace("{id}", str(uuid.uuid4())).replace("{prefix}", "fb_hr_AAAAAAAA")
 
 
 async def test_every_operation_needs_a_key(client: Client, document: dict[str, Any]) -> None:

@@ -70,6 +70,8 @@ async def list_line_items(request: web.Request, query: LineItemQuery) -> LineIte
             period=query.period,
             after=decode_cursor(query.cursor),
             limit=query.limit,
+            charged_from=query.from_,
+            charged_to=query.to,
         )
     return LineItemPage(items=items, next_cursor=next_cursor(items, query.limit))
 

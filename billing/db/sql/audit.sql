@@ -1,6 +1,6 @@
 -- name: insert_event
-INSERT INTO audit_events (actor, fleet_id, entity, entity_id, action, before, after)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+INSERT INTO audit_events (actor, fleet_id, entity, entity_id, action, before, after, request_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: list_events
 SELECT * FROM audit_events

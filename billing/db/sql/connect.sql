@@ -18,3 +18,6 @@ ON CONFLICT (smartcar_vehicle_id) DO UPDATE SET
     updated_at = now()
 WHERE v.fleet_id = EXCLUDED.fleet_id
 RETURNING v.id, (v.xmax = 0) AS inserted;
+
+-- name: current_link
+SELECT employee_id, connection_id, sync_state FROM vehicles WHERE smartcar_vehicle_id = $1;

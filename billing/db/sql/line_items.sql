@@ -7,6 +7,8 @@ WHERE ($1::uuid IS NULL OR fleet_id = $1)
   AND ($5::text IS NULL OR kind = $5)
   AND ($6::text IS NULL OR period = $6)
   AND ($7::timestamptz IS NULL OR (created_at, id) > ($7, $8::uuid))
+  AND ($10::date IS NULL OR charge_date >= $10)
+  AND ($11::date IS NULL OR charge_date <= $11)
 ORDER BY created_at, id
 LIMIT $9;
 

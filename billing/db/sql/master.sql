@@ -13,23 +13,24 @@ LIMIT $4;
 
 -- name: insert_employee
 INSERT INTO employees (fleet_id, external_ref, name, email, timezone, monthly_cap)
-VALUES ($1, $2, $3, $4, $5, $6) RETURNING *;
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING *, (SELECT f.currency FROM fleets f WHERE f.id = employees.fleet_id) AS fleet_currency;
 
 -- name: get_employee
-SELECT * FROM employees WHERE id = $1;
+SELECT *, (SELECT f.currency FROM fleets f WHERE f.id = employees.fleet_id) AS fleet_currency FROM employees WHERE id = $1;
 
 -- name: get_employee_for_update
-SELECT * FROM employees WHERE id = $1 FOR UPDATE;
+SELECT *, (SELECT f.currency FROM fleets f WHERE f.id = employees.fleet_id) AS fleet_currency FROM employees WHERE id = $1 FOR UPDATE;
 
 -- name: update_employee
 UPDATE employees SET
     external_ref = $2, name = $3, email = $4, timezone = $5, monthly_cap = $6, active = $7,
     updated_at = now()
 WHERE id = $1
-RETURNING *;
+RETURNING *, (SELECT f.currency FROM fleets f WHERE f.id = employees.fleet_id) AS fleet_currency;
 
 -- name: list_employees
-SELECT * FROM employees
+SELECT *, (SELECT f.currency FROM fleets f WHERE f.id = employees.fleet_id) AS fleet_currency FROM employees
 WHERE ($1::uuid IS NULL OR fleet_id = $1)
   AND ($2::uuid IS NULL OR id = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) > ($3, $4::uuid))
