@@ -33,6 +33,8 @@ from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.pool import create_pool
 from billing.smartcar.client import SmartcarClient
+from billing.web.app import middleware as pages_middleware
+from billing.web.app import setup_pages
 
 ROUTE_GROUPS = [
     health.routes,
@@ -67,10 +69,11 @@ def create_app(settings: Settings) -> web.Application:
     metrics = HttpMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[metrics.middleware(), problem_middleware],
+        middlewares=[metrics.middleware(), problem_middleware, pages_middleware],
     )
     operations = add_routes(app, ROUTE_GROUPS)
-    public = frozenset(op.path for op in operations if op.public)
+    pages = setup_pages(app)
+    public = frozenset(op.path for op in operations if op.public) | pages
     app.middlewares.append(auth_middleware(public))
     # after authentication: keys are stored per API key
     app.middlewares.append(idempotency_middleware())

@@ -1,0 +1,76 @@
+"""Rendering pages: one Jinja2 environment, formatting filters, and the headers every page sends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from billing.web.keys import SESSION
+
+# No inline script or style anywhere: every script and stylesheet is a file under /static.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
+def harden(response: web.StreamResponse, *, personal: bool = True) -> None:
+    """Security headers for an HTML page; pages with personal data are never cached."""
+    response.headers.update(SECURITY_HEADERS)
+    if personal:
+        response.headers["Cache-Control"] = "no-store"
+
+
+NONE = "\N{EN DASH}"
+
+
+def _money(value: Decimal | None, currency: str = "") -> str:
+    if value is None:
+        return NONE
+    return f"{value:,} {currency}".strip()
+
+
+def _kwh(value: Decimal | None) -> str:
+    return NONE if value is None else f"{value.normalize():f} kWh"
+
+
+def _when(value: datetime | date | None) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M %Z")
+    return value.isoformat()
+
+
+def setup_templates(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("billing.web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(money=_money, kwh=_kwh, when=_when)
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    session = request.get(SESSION)
+    page = {
+        "who": session.principal if session is not None else None,
+        "csrf": session.csrf_token if session is not None else None,
+        "path": request.path,
+        **context,
+    }
+    return aiohttp_jinja2.render_template(template, request, page, status=status)
