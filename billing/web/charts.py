@@ -17,6 +17,7 @@ TOP = 16
 BOTTOM = 28
 LEFT = 8
 MONTHS = 12
+MAX_SLOT = Decimal(80)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def monthly(totals: list[MonthTotal], *, measure: str, unit: str, title: str) ->
             values[t.period, t.status] = values.get((t.period, t.status), Decimal(0)) + value
     peak = max(values.values(), default=Decimal(0))
     plot = Decimal(HEIGHT - TOP - BOTTOM)
-    slot = Decimal(WIDTH - 2 * LEFT) / max(len(periods), 1)
+    slot = min(Decimal(WIDTH - 2 * LEFT) / max(len(periods), 1), MAX_SLOT)
     bar_width = slot * Decimal("0.38")
     bars: list[Bar] = []
     months: list[tuple[Decimal, str]] = []

@@ -41,6 +41,15 @@ def _money(value: Decimal | None, currency: str = "") -> str:
     return f"{value:,} {currency}".strip()
 
 
+def _price(value: Decimal | None) -> str:
+    """A unit price without padding zeros, but never fewer than two decimals."""
+    if value is None:
+        return NONE
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent if isinstance(exponent, int) else 2)
+    return f"{value:.{places}f}"
+
+
 def _kwh(value: Decimal | None) -> str:
     return NONE if value is None else f"{value.normalize():f} kWh"
 
@@ -60,7 +69,7 @@ def setup_templates(app: web.Application) -> None:
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(money=_money, kwh=_kwh, when=_when)
+    env.filters.update(money=_money, kwh=_kwh, when=_when, price=_price)
 
 
 def render(
