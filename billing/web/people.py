@@ -133,25 +133,6 @@ async def invite(request: web.Request) -> web.Response:
     return await _employee(request, employee_id, invitation=key)
 
 
-@routes.get("/app/tariffs")
-async def tariffs_page(request: web.Request) -> web.Response:
-    me = who(request)
-    _staff(me)
-    fleet_id = me.scope_fleet(None)
-    async with request.app[POOL].acquire() as conn:
-        tariffs = await master.list_tariffs(
-            conn,
-            fleet_id=fleet_id,
-            employee_id=None,
-            with_fleet_defaults=True,
-            on=None,
-            after=START,
-            limit=LIST_LIMIT,
-        )
-        names = dict(await views.employee_names(conn, fleet_id=fleet_id, employee_id=None))
-    return render(request, "tariffs.html", {"tariffs": tariffs, "names": names})
-
-
 @routes.get("/app/me")
 async def me_page(request: web.Request) -> web.Response:
     me = who(request)

@@ -12,10 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from billing.api.keys import POOL
 from billing.db import audit, line_items, views
-from billing.db.pool import transaction
 from billing.domain.decisions import DecisionConflict, Requested
 from billing.domain.errors import InvalidData, NotFound
 from billing.domain.line_items import DecisionsBody, LineItemKind, LineItemStatus
+from billing.services import decisions
 from billing.web.render import render
 from billing.web.session import who
 
@@ -139,8 +139,7 @@ async def decide(request: web.Request) -> web.Response:
     body = _decisions(form)
     requests = [Requested(d.id, d.decision, d.version, d.reason) for d in body.decisions]
     try:
-        async with transaction(request.app[POOL]) as conn:
-            decided = await line_items.decide(conn, me, requests)
+        decided = await decisions.decide(request.app[POOL], me, requests)
     except DecisionConflict as exc:
         problems = "; ".join(f"line item {c.id} {c.problem}" for c in exc.conflicts)
         notice = (
