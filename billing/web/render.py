@@ -15,6 +15,7 @@ from billing.web.keys import SESSION
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {

@@ -107,3 +107,18 @@ async def test_signing_out_ends_the_session(page: Page, served: str, scene: Scen
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await page.goto(f"{served}/app/line-items")
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+async def test_filters_apply_in_place_and_select_all_selects_every_pending_line(
+    page: Page, served: str, scene: Scene
+) -> None:
+    await sign_in(page, served, scene.keys["manager"])
+    await page.goto(f"{served}/app/line-items")
+    await page.get_by_label("Employee", exact=True).select_option(label=scene.colleague.name)
+    await expect(page).to_have_url(
+        f"{served}/app/line-items?employee_id={scene.colleague.id}&sort=charge_date&order=asc"
+    )
+    await expect(page.get_by_text("3 line item(s)")).to_be_visible()
+    await page.get_by_label("Select all pending").check()
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("status")).to_have_text("3 line item(s) approved.")
