@@ -24,6 +24,7 @@ from billing.api.routes import (
     fleets,
     health,
     line_items,
+    reassignments,
     summary,
     tariffs,
     vehicles,
@@ -48,6 +49,7 @@ ROUTE_GROUPS = [
     changes.routes,
     summary.routes,
     connect.routes,
+    reassignments.routes,
 ]
 
 

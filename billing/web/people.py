@@ -7,14 +7,17 @@ from uuid import UUID
 
 from aiohttp import web
 
-from billing.api.keys import POOL
+from billing.api.keys import POOL, SETTINGS
 from billing.db import master, vehicles, views
 from billing.db.pages import After
 from billing.domain.access import Principal
-from billing.domain.errors import Forbidden, NotFound
+from billing.domain.errors import Forbidden, InvalidData, NotFound
 from billing.domain.models import Vehicle
 from billing.services import invitations
+from billing.services.connect import new_binding, start_connect
+from billing.services.reassignments import decide_reassignment, list_reassignments
 from billing.web import charts
+from billing.web.cookies import bind_browser
 from billing.web.render import render
 from billing.web.session import who
 
@@ -82,9 +85,68 @@ async def employees_page(request: web.Request) -> web.Response:
     by_employee: dict[UUID, list[Vehicle]] = {}
     for car in cars:
         by_employee.setdefault(car.employee_id, []).append(car)
+    waiting = await list_reassignments(request.app[POOL], me, fleet_id=fleet_id, status="pending")
     return render(
-        request, "employees.html", {"people": people, "cars": by_employee, "advice": SYNC_ADVICE}
+        request,
+        "employees.html",
+        {
+            "people": people,
+            "cars": by_employee,
+            "advice": SYNC_ADVICE,
+            "waiting": waiting,
+            "may_decide": me.role in ("admin", "manager"),
+        },
     )
+
+
+@routes.post("/app/reassignments/{id}/{decision:accept|refuse}")
+async def decide_move(request: web.Request) -> web.StreamResponse:
+    me = who(request)
+    _staff(me)
+    form = await request.post()
+    reason = form.get("reason")
+    decision = request.match_info["decision"]
+    text = reason.strip() if isinstance(reason, str) else ""
+    if decision == "refuse" and not text:
+        raise InvalidData("give a reason for keeping the car with its employee")
+    await decide_reassignment(
+        request.app[POOL],
+        me,
+        _path_id(request),
+        "accepted" if decision == "accept" else "refused",
+        now=datetime.now(UTC),
+        reason=text[:500] or None,
+    )
+    raise web.HTTPSeeOther("/app/employees")
+
+
+async def _connect(request: web.Request, employee_id: UUID) -> web.StreamResponse:
+    binding = new_binding()
+    target = await start_connect(
+        request.app[POOL],
+        request.app[SETTINGS],
+        who(request),
+        employee_id,
+        binding=binding,
+        now=datetime.now(UTC),
+    )
+    redirect = web.HTTPSeeOther(target)
+    bind_browser(redirect, request, binding)
+    raise redirect
+
+
+@routes.post("/app/employees/{id}/connect")
+async def connect_for_employee(request: web.Request) -> web.StreamResponse:
+    _staff(who(request))
+    return await _connect(request, _path_id(request))
+
+
+@routes.post("/app/me/connect")
+async def connect_my_car(request: web.Request) -> web.StreamResponse:
+    me = who(request)
+    if me.role != "employee" or me.employee_id is None:
+        raise Forbidden("this page is for employees; managers see /app/employees")
+    return await _connect(request, me.employee_id)
 
 
 async def _employee(request: web.Request, employee_id: UUID, **extra: object) -> web.Response:
@@ -110,6 +172,7 @@ async def _employee(request: web.Request, employee_id: UUID, **extra: object) ->
                 totals, measure="amount", unit=currency, title="Amount per month"
             ),
             "may_invite": me.role in ("admin", "manager") and me.employee_id != employee.id,
+            "may_connect": me.role in ("admin", "manager", "employee"),
             "invitation": None,
             **extra,
         },

@@ -13,21 +13,24 @@ from aiohttp import web
 from billing.web.keys import SESSION
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
+# Forms post to this server only, which may redirect on to Smartcar Connect.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; form-action 'self'{forms}; base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 
 
-def harden(response: web.StreamResponse, *, personal: bool = True) -> None:
+def harden(
+    response: web.StreamResponse, *, personal: bool = True, form_origins: tuple[str, ...] = ()
+) -> None:
     """Security headers for an HTML page; pages with personal data are never cached."""
+    forms = "".join(f" {origin}" for origin in form_origins)
+    response.headers["Content-Security-Policy"] = CSP.format(forms=forms)
     response.headers.update(SECURITY_HEADERS)
     if personal:
         response.headers["Cache-Control"] = "no-store"

@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from yarl import URL
 
-from billing.api.keys import POOL, PRINCIPAL
+from billing.api.keys import POOL, PRINCIPAL, SETTINGS
 from billing.db import apikeys, web_sessions
 from billing.db.pool import transaction
 from billing.domain.access import Principal
 from billing.domain.errors import DomainError, Forbidden, Unauthenticated
+from billing.web.cookies import set_cookie
 from billing.web.keys import SESSION, SESSION_ID
 from billing.web.render import harden, render
 
@@ -38,14 +40,6 @@ def who(request: web.Request) -> Principal:
     if session is None:
         raise Unauthenticated("please sign in")
     return session.principal
-
-
-def _set_cookie(
-    response: web.StreamResponse, request: web.Request, name: str, value: str, max_age: int
-) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="Lax", secure=request.secure
-    )
 
 
 async def _attach_session(request: web.Request) -> None:
@@ -121,8 +115,14 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
         if status == 404:  # the same words for missing and not-yours: existence is not revealed
             message = "There is no such page, or it is not yours to see."
         response = error_page(request, status, title, message)
-    harden(response, personal=not static)
+    harden(response, personal=not static, form_origins=(_connect_origin(request),))
     return response
+
+
+def _connect_origin(request: web.Request) -> str:
+    """Where "Connect my car" redirects to: the one other origin a form may lead to."""
+    url = URL(str(request.app[SETTINGS].smartcar_connect_url))
+    return str(url.origin())
 
 
 def _safe_next(value: str | None) -> str:
@@ -150,7 +150,7 @@ def _login_form(request: web.Request, *, status: int, error: str | None) -> web.
         {"login_csrf": token, "next": next_, "error": error},
         status=status,
     )
-    _set_cookie(response, request, LOGIN_COOKIE, token, 3600)
+    set_cookie(response, request, LOGIN_COOKIE, token, max_age=3600)
     return response
 
 
@@ -173,7 +173,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
     next_ = form.get("next")
     response = web.HTTPSeeOther(_safe_next(next_ if isinstance(next_, str) else None))
-    _set_cookie(response, request, COOKIE, session_id, int(LIFETIME.total_seconds()))
+    set_cookie(response, request, COOKIE, session_id, max_age=int(LIFETIME.total_seconds()))
     response.del_cookie(LOGIN_COOKIE, path="/")
     raise response
 

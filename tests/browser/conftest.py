@@ -49,11 +49,24 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def served(db_dsn: str, tmp_path: Path) -> AsyncIterator[str]:
+def serve_env() -> dict[str, str]:
+    """Extra environment for `billing serve`; a test overrides it to add Smartcar settings."""
+    return {}
+
+
+@pytest.fixture
+def port() -> int:
+    return _free_port()
+
+
+@pytest.fixture
+async def served(
+    db_dsn: str, tmp_path: Path, port: int, serve_env: dict[str, str]
+) -> AsyncIterator[str]:
     """`billing serve` on the test database; its base URL."""
-    port = _free_port()
     env = {
         **os.environ,
+        **serve_env,
         "BILLING_DATABASE_URL": db_dsn,
         "BILLING_SECRET_KEY": SECRET_KEY,
         "BILLING_HOST": "127.0.0.1",
