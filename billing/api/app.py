@@ -20,10 +20,12 @@ from billing.api.routes import (
     changes,
     connect,
     corrections,
+    credit_notes,
     employees,
     fleets,
     health,
     line_items,
+    statements,
     summary,
     tariffs,
     vehicles,
@@ -46,6 +48,8 @@ ROUTE_GROUPS = [
     changes.routes,
     summary.routes,
     connect.routes,
+    statements.routes,
+    credit_notes.routes,
 ]
 
 

@@ -104,9 +104,7 @@ async def insert_draft(
 async def update_draft(
     conn: Connection, statement_id: UUID, *, total: Decimal, kwh: Decimal, line_ids: list[UUID]
 ) -> StatementRow:
-    row = await conn.fetchrow(
-        _q.update_draft, statement_id, total, kwh, len(line_ids), line_ids
-    )
+    row = await conn.fetchrow(_q.update_draft, statement_id, total, kwh, len(line_ids), line_ids)
     if row is None:
         raise Conflict("the statement is no longer a draft")
     return statement_from_row(row)
@@ -119,9 +117,7 @@ async def delete_draft(conn: Connection, statement_id: UUID) -> None:
 async def get_statement(
     conn: Connection, statement_id: UUID, *, for_update: bool = False
 ) -> StatementRow:
-    row = await conn.fetchrow(
-        _q.lock_statement if for_update else _q.get_statement, statement_id
-    )
+    row = await conn.fetchrow(_q.lock_statement if for_update else _q.get_statement, statement_id)
     if row is None:
         raise NotFound("no such statement")
     return statement_from_row(row)

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
+from billing.domain.documents import LocaleTag
 from billing.domain.line_items import LineItem, Period, Reason
 from billing.domain.models import Input, Record
 from billing.domain.statements import CreditNoteAction, StatementAction, StatementStatus
@@ -163,11 +164,8 @@ class DatevSettingsBody(Input):
     wage_type: Annotated[DatevNumber, StringConstraints(max_length=4)] | None = None
 
 
-Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
-
-
 class FleetSettingsBody(Input):
-    locale: Locale | None = None
+    locale: LocaleTag | None = None
     statement_auto_finalize: bool | None = None
     datev: DatevSettingsBody | None = None
 

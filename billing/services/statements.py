@@ -258,9 +258,7 @@ async def get_statement(pool: Pool, who: Principal, statement_id: UUID) -> State
                 conn, row.fleet_id, row.period, row.employee_id, lock=False
             )
             pending = [
-                line
-                for line in open_
-                if line.status == "pending" and line.currency == row.currency
+                line for line in open_ if line.status == "pending" and line.currency == row.currency
             ]
     return StatementDetail(
         **view(who, row).model_dump(),

@@ -24,7 +24,7 @@ UPGRADE = r"""
 -- Fleet settings for documents and payroll.
 ALTER TABLE fleets
     ADD COLUMN locale text NOT NULL DEFAULT 'en-GB'
-        CHECK (locale ~ '^[a-z]{2,3}(-[A-Z]{2})?$'),
+        CHECK (locale ~ '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2}|-[0-9]{3})?$'),
     ADD COLUMN statement_auto_finalize boolean NOT NULL DEFAULT false,
     ADD COLUMN datev_consultant_number text CHECK (datev_consultant_number ~ '^[0-9]{1,7}$'),
     ADD COLUMN datev_client_number text CHECK (datev_client_number ~ '^[0-9]{1,5}$'),

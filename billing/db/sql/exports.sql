@@ -1,6 +1,6 @@
 -- name: lock_exports
 -- One export of a fleet at a time: the second waits, then finds nothing left to export.
-SELECT pg_advisory_xact_lock(hashtextextended('payroll-export:' || $1::text, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('payroll-export:' || $1::uuid::text, 0));
 
 -- name: unexported_statements
 SELECT s.id, s.number, s.snapshot, s.total

@@ -1,6 +1,6 @@
 -- name: lock_close
 -- Drafting and finalizing one fleet's month serialise on this lock (the transaction's own).
-SELECT pg_advisory_xact_lock(hashtextextended('statements:' || $1::text || ':' || $2::text, 0));
+SELECT pg_advisory_xact_lock(hashtextextended('statements:' || $1::uuid::text || ':' || $2::text, 0));
 
 -- name: take_number
 -- The counter row stays locked until the transaction ends: a rollback returns the number.
