@@ -25,6 +25,7 @@ from billing.api.routes import (
     fleets,
     health,
     line_items,
+    payroll_exports,
     statements,
     summary,
     tariffs,
@@ -50,6 +51,7 @@ ROUTE_GROUPS = [
     connect.routes,
     statements.routes,
     credit_notes.routes,
+    payroll_exports.routes,
 ]
 
 

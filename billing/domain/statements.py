@@ -166,6 +166,15 @@ def check_may_export(who: Principal, fleet_id: UUID) -> None:
         raise Forbidden(f"the {who.role} role may not create payroll exports")
 
 
+PROBLEM_BASE = "https://fleet-billing.dev/problems/"
+
+
+class NothingToExport(Conflict):
+    """Every finalized statement and credit note of the fleet is already in an export."""
+
+    problem_type = PROBLEM_BASE + "nothing-to-export"
+
+
 def check_may_void(status: StatementStatus, handed_over: bool) -> None:
     if status == "draft":
         raise Conflict("a draft has no number to void; refresh or finalize it")
@@ -219,8 +228,10 @@ def plan_credits(
         seen.add(request.line_item_id)
         left = line.amount - credited.get(line.id, Decimal(0))
         amount = left if request.amount is None else request.amount
+        if left <= 0:
+            raise Conflict(f"line item {line.id} has nothing left to credit")
         if amount <= 0:
-            raise InvalidData(f"line item {line.id} has nothing left to credit")
+            raise InvalidData(f"line item {line.id}: a credit is a positive amount")
         if amount != amount.quantize(Decimal(1).scaleb(-minor_unit(line.currency))):
             raise InvalidData(f"amount {amount} has more decimals than {line.currency} allows")
         if amount > left:

@@ -37,9 +37,9 @@ async def test_draft_collects_approved_lines_and_lists_pending(pool: Pool, scene
         after=statements.After(),
         limit=10,
     )
-    assert len(page) == 1 and page[0].status == "draft" and page[0].number is None
+    assert [(s.status, s.number) for s in page] == [("draft", None)]
     detail = await statements.get_statement(pool, ADMIN, page[0].id)
-    assert detail.line_count == 2 and detail.total == Decimal("6.30")
+    assert (detail.line_count, detail.total) == (2, Decimal("6.30"))
     assert [line.id for line in detail.pending_not_included or []] == [pending.id]
     again = await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
     assert (again.created, again.refreshed, again.unchanged) == (0, 0, 1)
@@ -98,13 +98,13 @@ async def test_void_releases_lines_and_keeps_the_number(pool: Pool, scene: Scene
         pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW
     )
     voided = await statements.void_statement(pool, ADMIN, first.id, reason="wrong tariff")
-    assert voided.status == "void" and voided.number == "S-2025-00001"
+    assert (voided.status, voided.number) == ("void", "S-2025-00001")
     with pytest.raises(Conflict):
         await statements.void_statement(pool, ADMIN, first.id, reason="again")
     await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
     (second,) = await statements.finalize_period(
         pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW
     )
-    assert second.number == "S-2025-00002" and second.total == first.total
+    assert (second.number, second.total) == ("S-2025-00002", first.total)
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute("UPDATE statements SET void_reason = 'x' WHERE id = $1", first.id)
