@@ -3,7 +3,9 @@
 `templates/statement.html` lays the page out and `templates/statement.css` styles it (inlined,
 no external resources, no web fonts), so the same template serves the PDF and the web pages.
 Everything shown is formatted here from the document, for the fleet's locale; the template
-only places text. Jinja2 autoescapes every value.
+only places text. Jinja2 autoescapes every value. A vehicle or tariff source shared by every
+line is shown once above the table instead of in a column on every line (easier to read,
+and a third fewer text boxes to lay out in the PDF).
 """
 
 from __future__ import annotations
@@ -56,6 +58,22 @@ class DocumentView:
     total_label: str
     negative_total: bool
     is_credit_note: bool
+    vehicle: str | None = None
+    tariff: str | None = None
+    vehicle_column: bool = True
+    tariff_column: bool = True
+
+    @property
+    def columns(self) -> int:
+        return 5 + self.vehicle_column + self.tariff_column
+
+
+def _common(values: list[str | None]) -> tuple[str | None, bool]:
+    """(the one value every line shares, or None; whether lines need their own column)."""
+    distinct = set(values)
+    if len(distinct) == 1:
+        return next(iter(distinct)), False
+    return None, True
 
 
 @lru_cache(maxsize=1)
@@ -104,6 +122,9 @@ def view(doc: StatementDocument) -> DocumentView:
         else formatting.long_day(formatting.local_day(doc.issued_at, doc.fleet.timezone), tag)
     )
     credit = doc.kind == "credit_note"
+    every = (*doc.lines, *doc.pending_not_included)
+    vehicle, vehicle_column = _common([line.vehicle_name for line in every])
+    tariff, tariff_column = _common([line.tariff_source for line in every])
     return DocumentView(
         lang=tag,
         title=words[doc.kind],
@@ -126,6 +147,10 @@ def view(doc: StatementDocument) -> DocumentView:
         total_label=words["total_credit"] if credit else words["total"],
         negative_total=doc.negative_total and not credit,
         is_credit_note=credit,
+        vehicle=vehicle,
+        tariff=tariff,
+        vehicle_column=vehicle_column,
+        tariff_column=tariff_column,
     )
 
 

@@ -58,7 +58,7 @@ _DE = {
     "period": "Zeitraum",
     "employee": "Mitarbeiter/in",
     "personnel_number": "Personalnr.",
-    "credits_statement": "Korrigiert Abrechnung",
+    "credits_statement": "Zu Abrechnung",
     "reason": "Grund",
     "void_reason": "Stornogrund",
     "date": "Datum",

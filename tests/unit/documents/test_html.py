@@ -116,3 +116,16 @@ def test_the_page_is_standalone() -> None:
     assert "@page" in html
     for external in ("<link", "src=", "url(", "http://", "https://", "@import", "@font-face"):
         assert external not in html
+
+
+def test_a_shared_vehicle_and_tariff_are_shown_once_and_varying_ones_per_line() -> None:
+    shared = render_statement_html(statement(lines=3))
+    assert shared.count("Tesla Model 3 (B-NL 4711)") == 1
+    assert shared.count("Strompreispauschale 2026") == 1
+    assert '<th class="vehicle">' not in shared
+    other = line(9).model_copy(update={"vehicle_name": "Renault Zoe", "tariff_source": "own"})
+    varying = render_statement_html(statement(lines=3, extra=(other,)))
+    assert '<th class="vehicle">' in varying
+    assert '<th class="tariff">' in varying
+    assert varying.count("Tesla Model 3 (B-NL 4711)") == 3
+    assert '<td class="tariff">own</td>' in varying
