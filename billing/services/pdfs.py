@@ -15,8 +15,8 @@ from uuid import UUID
 from billing.db import closing, master
 from billing.db import statements as repo
 from billing.db.pool import Pool, transaction
+from billing.documents.pdf import render_pdf_async
 from billing.domain.access import Principal
-from billing.domain.documents import StatementDocument
 from billing.domain.errors import NotFound
 from billing.services import statements as statement_service
 from billing.services.snapshots import statement_document, thaw
@@ -76,13 +76,6 @@ async def credit_note_pdf(
         doc = thaw(await closing.credit_note_snapshot(conn, note.id))
     content = await render_pdf_async(doc, executor)
     return await _store(pool, content, credit_note_id=note.id)
-
-
-async def render_pdf_async(doc: StatementDocument, executor: Executor | None) -> bytes:
-    from billing.documents.pdf import render_pdf_async as render
-
-    content: bytes = await render(doc, executor)
-    return content
 
 
 async def _store(
