@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,11 +12,11 @@ from uuid import UUID
 import asyncpg
 
 from billing.db.pages import After
-from billing.db.pool import Connection
+from billing.db.pool import Connection, Pool
 from billing.db.queries import queries
 from billing.domain.errors import Conflict, NotFound
 from billing.domain.line_items import in_minor_units
-from billing.domain.models import Employee
+from billing.domain.models import Employee, Fleet
 from billing.domain.statement_models import PricedLine, StatementRow
 from billing.domain.statements import Series, StatementStatus
 
@@ -39,8 +40,20 @@ async def lock_close(conn: Connection, fleet_id: UUID, period: str) -> None:
     await conn.execute(_q.lock_close, fleet_id, period)
 
 
-async def try_month_end_lock(conn: Connection) -> bool:
-    return bool(await conn.fetchval(_q.try_close_lock))
+@asynccontextmanager
+async def month_end_lock(pool: Pool) -> AsyncIterator[bool]:
+    """A session advisory lock held for the whole job: True for the one worker that got it."""
+    async with pool.acquire() as conn:
+        got = bool(await conn.fetchval(_q.try_month_end_session_lock))
+        try:
+            yield got
+        finally:
+            if got:
+                await conn.fetchval(_q.month_end_session_unlock)
+
+
+async def finalized_without_pdf(conn: Connection, fleet_id: UUID, period: str) -> list[UUID]:
+    return [row["id"] for row in await conn.fetch(_q.finalized_without_pdf, fleet_id, period)]
 
 
 async def take_number(conn: Connection, fleet_id: UUID, year: int, series: Series) -> int:
@@ -239,5 +252,5 @@ async def employees_by_id(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, E
     return {row["id"]: Employee.model_validate(dict(row)) for row in rows}
 
 
-async def fleets_with_open_lines(conn: Connection) -> list[asyncpg.Record]:
-    return list(await conn.fetch(_q.fleets_due_for_close))
+async def fleets_with_open_lines(conn: Connection) -> list[Fleet]:
+    return [Fleet.model_validate(dict(row)) for row in await conn.fetch(_q.fleets_due_for_close)]

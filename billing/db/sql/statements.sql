@@ -121,9 +121,6 @@ WHERE EXISTS (SELECT 1 FROM line_items l WHERE l.fleet_id = f.id
               AND l.statement_id IS NULL AND l.status = 'approved')
 ORDER BY f.id;
 
--- name: try_close_lock
-SELECT pg_try_advisory_xact_lock(hashtextextended('statements:month-end', 0));
-
 -- name: take_numbers
 -- `$4` numbers at once; returns the last of them.
 INSERT INTO document_counters AS c (fleet_id, year, series, last_number)
@@ -158,3 +155,16 @@ WHERE l.id = p.lid AND l.statement_id IS NULL AND l.status = 'approved';
 INSERT INTO audit_events (actor, fleet_id, entity, entity_id, action, after)
 SELECT $1, $2, $3, e.id, $4, e.after::jsonb
 FROM unnest($5::uuid[], $6::text[]) AS e(id, after);
+
+-- name: try_month_end_session_lock
+-- Held by one worker for the whole month-end job; the others skip it.
+SELECT pg_try_advisory_lock(hashtextextended('statements:month-end', 0));
+
+-- name: month_end_session_unlock
+SELECT pg_advisory_unlock(hashtextextended('statements:month-end', 0));
+
+-- name: finalized_without_pdf
+SELECT s.id FROM statements s
+WHERE s.fleet_id = $1 AND s.period = $2 AND s.status = 'finalized'
+  AND NOT EXISTS (SELECT 1 FROM document_pdfs p WHERE p.statement_id = s.id)
+ORDER BY s.number;
