@@ -254,3 +254,8 @@ async def employees_by_id(conn: Connection, ids: Sequence[UUID]) -> dict[UUID, E
 
 async def fleets_with_open_lines(conn: Connection) -> list[Fleet]:
     return [Fleet.model_validate(dict(row)) for row in await conn.fetch(_q.fleets_due_for_close)]
+
+
+async def pending_of_period(conn: Connection, fleet_id: UUID, period: str) -> list[PricedLine]:
+    rows = await conn.fetch(_q.pending_of_period, fleet_id, period)
+    return [PricedLine.model_validate({**dict(row), "tariff_source": None}) for row in rows]

@@ -168,3 +168,8 @@ SELECT s.id FROM statements s
 WHERE s.fleet_id = $1 AND s.period = $2 AND s.status = 'finalized'
   AND NOT EXISTS (SELECT 1 FROM document_pdfs p WHERE p.statement_id = s.id)
 ORDER BY s.number;
+
+-- name: pending_of_period
+SELECT * FROM line_items
+WHERE fleet_id = $1 AND period = $2 AND status = 'pending'
+ORDER BY charge_date, id;
