@@ -155,13 +155,15 @@ async def _finalize_locked(
     drafts: Sequence[StatementRow],
     now: datetime,
 ) -> list[StatementRow]:
-    """Finalize locked drafts of one period, all or nothing: collect their lines again under
-    lock (so nothing decided meanwhile slips through), number, freeze and link them."""
+    """Finalize locked drafts of one period, all or nothing: collect their lines again, number,
+    freeze and link them. Linking takes only lines still approved and on no statement and
+    must link every one, so a line decided meanwhile makes the whole finalization a conflict
+    (a decision after the link sees the line on a statement and is refused)."""
     if not drafts:
         return []
     period = drafts[0].period
     only = drafts[0].employee_id if len(drafts) == 1 else None
-    lines = _by_employee(await repo.open_lines(conn, fleet.id, period, only, lock=True))
+    lines = _by_employee(await repo.open_lines(conn, fleet.id, period, only, lock=False))
     employees = await repo.employees_by_id(conn, [d.employee_id for d in drafts])
     year = now.astimezone(ZoneInfo(fleet.timezone)).year
     chosen: list[tuple[StatementRow, Draft[PricedLine]]] = []

@@ -135,6 +135,11 @@ CREATE TRIGGER statements_guard BEFORE UPDATE OR DELETE ON statements
     FOR EACH ROW EXECUTE FUNCTION statements_guard();
 
 ALTER TABLE line_items ADD FOREIGN KEY (statement_id) REFERENCES statements (id);
+-- Decided amounts never change (line_items_freeze_decided), so the minor-unit check needs to
+-- run only when an amount or currency is written, not when a line is linked to a statement.
+DROP TRIGGER line_items_amount_minor_unit ON line_items;
+CREATE TRIGGER line_items_amount_minor_unit BEFORE INSERT OR UPDATE OF amount, currency
+    ON line_items FOR EACH ROW EXECUTE FUNCTION line_items_check_amount();
 CREATE INDEX line_items_statement ON line_items (statement_id) WHERE statement_id IS NOT NULL;
 CREATE INDEX line_items_open ON line_items (fleet_id, employee_id, period)
     WHERE statement_id IS NULL AND status IN ('approved', 'pending');
@@ -335,6 +340,9 @@ DROP TABLE credit_notes;
 DROP FUNCTION credit_notes_guard();
 DROP FUNCTION credit_notes_total_check();
 DROP TRIGGER line_items_statement_guard ON line_items;
+DROP TRIGGER line_items_amount_minor_unit ON line_items;
+CREATE TRIGGER line_items_amount_minor_unit BEFORE INSERT OR UPDATE ON line_items
+    FOR EACH ROW EXECUTE FUNCTION line_items_check_amount();
 DROP FUNCTION line_items_statement_guard();
 DROP INDEX line_items_open;
 DROP INDEX line_items_statement;

@@ -12,7 +12,10 @@ RETURNING last_number;
 -- name: open_lines
 -- Approved and pending lines on no live statement, of `period` and earlier, locked in id
 -- order (as decisions lock them) so the lines a transaction finalizes cannot change under it.
-SELECT l.*, t.source AS tariff_source
+SELECT l.id, l.fleet_id, l.employee_id, l.vehicle_id, l.charge_record_id, l.charge_date,
+       l.period, l.kind, l.adjusts_id, l.kwh, l.unit_price, l.currency, l.amount, l.tariff_id,
+       l.status, l.decided_by, l.decided_at, l.reason, l.version, l.statement_id,
+       l.created_at, l.updated_at, t.source AS tariff_source
 FROM line_items l JOIN tariffs t ON t.id = l.tariff_id
 WHERE l.fleet_id = $1
   AND ($2::uuid IS NULL OR l.employee_id = $2)
@@ -23,7 +26,10 @@ ORDER BY l.id
 FOR UPDATE OF l;
 
 -- name: open_lines_unlocked
-SELECT l.*, t.source AS tariff_source
+SELECT l.id, l.fleet_id, l.employee_id, l.vehicle_id, l.charge_record_id, l.charge_date,
+       l.period, l.kind, l.adjusts_id, l.kwh, l.unit_price, l.currency, l.amount, l.tariff_id,
+       l.status, l.decided_by, l.decided_at, l.reason, l.version, l.statement_id,
+       l.created_at, l.updated_at, t.source AS tariff_source
 FROM line_items l JOIN tariffs t ON t.id = l.tariff_id
 WHERE l.fleet_id = $1
   AND ($2::uuid IS NULL OR l.employee_id = $2)
@@ -103,7 +109,10 @@ UPDATE line_items SET statement_id = NULL, version = version + 1, updated_at = n
 WHERE statement_id = $1;
 
 -- name: lines_by_id
-SELECT l.*, t.source AS tariff_source
+SELECT l.id, l.fleet_id, l.employee_id, l.vehicle_id, l.charge_record_id, l.charge_date,
+       l.period, l.kind, l.adjusts_id, l.kwh, l.unit_price, l.currency, l.amount, l.tariff_id,
+       l.status, l.decided_by, l.decided_at, l.reason, l.version, l.statement_id,
+       l.created_at, l.updated_at, t.source AS tariff_source
 FROM line_items l JOIN tariffs t ON t.id = l.tariff_id
 WHERE l.id = ANY($1::uuid[])
 ORDER BY l.charge_date, l.created_at, l.id;
