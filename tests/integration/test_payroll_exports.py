@@ -207,3 +207,38 @@ async def test_pdfs(client: Client, scene: Scene, pool: Pool) -> None:
         await pool.fetchval("SELECT count(*) FROM document_pdfs WHERE statement_id = $1", draft.id)
         == 0
     )
+
+
+async def test_documents_by_role(client: Client, scene: Scene, pool: Pool) -> None:
+    made = await (await export(client, scene)).json()
+    colleague = await statement_of(client, scene, scene.colleague.id)
+    mine = await statement_of(client, scene, scene.me.id)
+    detail = await (await client.get(f"/v1/statements/{mine['id']}", headers=auth(scene))).json()
+    body = {
+        "statement_id": mine["id"],
+        "reason": "meter read twice",
+        "lines": [{"line_item_id": detail["lines"][0]["id"], "amount": "0.50"}],
+    }
+    note = await (await client.post("/v1/credit-notes", json=body, headers=auth(scene))).json()
+    assert note["total"] == "-0.50"
+    cases = {
+        f"/v1/statements/{mine['id']}": {"employee": 200, "other_manager": 404},
+        f"/v1/statements/{colleague['id']}": {"employee": 404, "other_manager": 404},
+        f"/v1/statements/{colleague['id']}/pdf": {"employee": 404, "hr": 200},
+        f"/v1/credit-notes/{note['id']}": {"employee": 200, "hr": 200, "other_manager": 404},
+        f"/v1/credit-notes/{note['id']}/pdf": {"employee": 200, "other_manager": 404},
+        f"/v1/payroll-exports/{made['id']}": {"hr": 200, "employee": 404, "other_manager": 404},
+        f"/v1/payroll-exports/{made['id']}/file": {"manager": 200, "other_manager": 404},
+    }
+    for url, expected in cases.items():
+        for role, status in expected.items():
+            resp = await client.get(url, headers=auth(scene, role))
+            assert resp.status == status, (url, role)
+    pdf = await client.get(f"/v1/credit-notes/{note['id']}/pdf", headers=auth(scene))
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(await pdf.read())).pages)
+    assert note["number"] in text
+    assert mine["number"] in text
+    listed = await client.get(
+        "/v1/payroll-exports", params={"fleet_id": str(scene.other_fleet.id)}, headers=auth(scene)
+    )
+    assert listed.status == 404
