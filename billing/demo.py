@@ -30,6 +30,7 @@ from billing.db import apikeys, audit, master
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
 from billing.db.pool import Connection, Pool, create_pool, transaction
+from billing.demo_close import close_demo_months
 from billing.domain.access import ROLES
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
@@ -273,6 +274,12 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                     await run_pass(ctx)
                     await show_a_restatement(ctx, pool, sim)
                     say(await _summary(pool))
+                    fleet_id = await pool.fetchval(
+                        "SELECT id FROM fleets WHERE name = $1", DEMO_FLEET
+                    )
+                    closed = await close_demo_months(pool, fleet_id)
+                    if closed:
+                        say(closed)
                     worker = Worker(ctx)
                     task = asyncio.create_task(worker.run())
                     say(_instructions(url, settings, keys))
@@ -324,4 +331,7 @@ try:
        -d '{{"version": 1}}' {url}/v1/line-items/<id>/approve
   curl -H 'Authorization: Bearer {hr}' '{url}/v1/changes?limit=20'
   curl -H 'Authorization: Bearer {manager}' '{url}/v1/vehicles?limit=3'
+  curl -H 'Authorization: Bearer {hr}' '{url}/v1/statements?status=finalized&limit=5'
+  curl -H 'Authorization: Bearer {hr}' -o statement.pdf '{url}/v1/statements/<id>/pdf'
+  curl -H 'Authorization: Bearer {hr}' '{url}/v1/payroll-exports'
 The worker keeps syncing in the background. Ctrl-C stops everything."""

@@ -20,11 +20,14 @@ from billing.api.routes import (
     changes,
     connect,
     corrections,
+    credit_notes,
     employees,
     fleets,
     health,
     line_items,
+    payroll_exports,
     reassignments,
+    statements,
     summary,
     tariffs,
     vehicles,
@@ -50,6 +53,9 @@ ROUTE_GROUPS = [
     summary.routes,
     connect.routes,
     reassignments.routes,
+    statements.routes,
+    credit_notes.routes,
+    payroll_exports.routes,
 ]
 
 
