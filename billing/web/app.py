@@ -6,11 +6,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from billing.web import people, queue, session, tariffs
+from billing.web import people, queue, session, statements, tariffs
 from billing.web.render import setup_templates
 
 STATIC = Path(__file__).with_name("static")
-ROUTE_TABLES = (session.routes, queue.routes, people.routes, tariffs.routes)
+ROUTE_TABLES = (
+    session.routes,
+    queue.routes,
+    people.routes,
+    tariffs.routes,
+    statements.routes,
+)
 middleware = session.pages_middleware
 
 

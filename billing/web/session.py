@@ -19,7 +19,14 @@ from billing.api.keys import POOL, PRINCIPAL, SETTINGS
 from billing.db import apikeys, web_sessions
 from billing.db.pool import transaction
 from billing.domain.access import Principal
-from billing.domain.errors import DomainError, Forbidden, Unauthenticated
+from billing.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidData,
+    NotFound,
+    Unauthenticated,
+)
 from billing.web.cookies import set_cookie
 from billing.web.keys import SESSION, SESSION_ID
 from billing.web.render import harden, render
@@ -72,13 +79,19 @@ def error_page(request: web.Request, status: int, title: str, message: str) -> w
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
-_PAGE_ERRORS: dict[str, tuple[int, str]] = {
-    "NotFound": (404, "Not found"),
-    "Forbidden": (403, "Not allowed"),
-    "Conflict": (409, "Conflict"),
-    "StaleVersion": (409, "Conflict"),
-    "InvalidData": (422, "Not accepted"),
-}
+_PAGE_ERRORS: list[tuple[type[DomainError], int, str]] = [
+    (NotFound, 404, "Not found"),
+    (Forbidden, 403, "Not allowed"),
+    (Conflict, 409, "Conflict"),
+    (InvalidData, 422, "Not accepted"),
+]
+
+
+def _status_of(exc: DomainError) -> tuple[int, str]:
+    for kind, status, title in _PAGE_ERRORS:
+        if isinstance(exc, kind):
+            return status, title
+    return 400, "Not accepted"
 
 
 def _is_page(path: str) -> bool:
@@ -110,7 +123,7 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
         harden(redirect)
         raise redirect from None
     except DomainError as exc:
-        status, title = _PAGE_ERRORS.get(type(exc).__name__, (400, "Not accepted"))
+        status, title = _status_of(exc)
         message = exc.message
         if status == 404:  # the same words for missing and not-yours: existence is not revealed
             message = "There is no such page, or it is not yours to see."

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -122,3 +124,28 @@ async def test_filters_apply_in_place_and_select_all_selects_every_pending_line(
     await page.get_by_label("Select all pending").check()
     await page.get_by_role("button", name="Approve").click()
     await expect(page.get_by_role("status")).to_have_text("3 line item(s) approved.")
+
+
+async def test_a_manager_finalizes_a_statement_and_downloads_its_pdf(
+    page: Page, served: str, scene: Scene
+) -> None:
+    await sign_in(page, served, scene.keys["manager"])
+    await page.goto(f"{served}/app/line-items?status=pending")
+    await page.get_by_label("Select all pending").check()
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_role("status")).to_contain_text("approved")
+    await page.get_by_role("link", name="Statements").click()
+    await page.locator("#drafts-period").fill("2025-03")
+    await page.get_by_role("button", name="Create or refresh drafts").click()
+    await expect(page.get_by_role("status")).to_contain_text("2 created")
+    await page.get_by_role("link", name="draft").first.click()
+    await page.get_by_role("button", name="Finalize").click()
+    await expect(page.get_by_role("status")).to_contain_text("Finalized as S-")
+    await screenshot(page, "statement")
+    async with page.expect_download() as download_info:
+        await page.get_by_role("link", name="Download PDF").click(modifiers=["Alt"])
+    download = await download_info.value
+    path = await download.path()
+    assert path is not None
+    content = await asyncio.to_thread(Path(path).read_bytes)
+    assert content.startswith(b"%PDF-")
