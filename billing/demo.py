@@ -319,10 +319,11 @@ def _instructions(url: str, settings: Settings, keys: DemoKeys) -> str:
     rows = "\n".join(f"  {role:<9} {key}" for role, key in keys.keys.items())
     return f"""
 fleet-billing demo is running at {url}
+  web pages: {url}/login   (sign in with one of the keys below)
   API docs:  {url}/docs
   data in:   {settings.data_dir}
 
-API keys (send as 'Authorization: Bearer <key>'):
+API keys (sign in with them, or send as 'Authorization: Bearer <key>'):
 {rows}
 
 try:
