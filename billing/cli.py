@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import click
@@ -307,6 +308,49 @@ def worker() -> None:
             await pool.close()
 
     _run(run)
+
+
+@main.group()
+def statements() -> None:
+    """Monthly statements."""
+
+
+def _period(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value):
+        raise click.BadParameter("must be a month as YYYY-MM")
+    return value
+
+
+@statements.command("close")
+@click.option("--fleet", "fleet_id", type=click.UUID, required=True)
+@click.option("--period", required=True, callback=_period, help="the month, YYYY-MM")
+@click.option("--finalize", is_flag=True, help="also finalize every draft (all or nothing)")
+def statements_close(fleet_id: UUID, period: str, finalize: bool) -> None:
+    """Draft (and finalize) a month's statements of a fleet, with progress."""
+    settings = _settings()
+    from billing.close_cli import close_command
+
+    click.echo(_run(lambda: close_command(settings, fleet_id, period, finalize)), err=True)
+
+
+@main.command("export")
+@click.option("--fleet", "fleet_id", type=click.UUID, required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "datev-lodas"]), required=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="file to write"
+)
+def export(fleet_id: UUID, fmt: Literal["csv", "datev-lodas"], output: Path | None) -> None:
+    """A payroll export of everything finalized and not yet exported (stdout without -o)."""
+    settings = _settings()
+    from billing.close_cli import export_command
+
+    content, summary = _run(lambda: export_command(settings, fleet_id, fmt))
+    if output is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(content)
+    click.echo(summary, err=True)
 
 
 @main.command("smartcar-sim")

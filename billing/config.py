@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     sync_tick_s: float = Field(default=60, gt=0)
     sync_lookback_days: int = Field(default=7, ge=0, le=29)
+    statement_grace_days: int = Field(default=3, ge=0, le=28)
 
     @field_validator("data_dir")
     @classmethod

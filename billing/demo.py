@@ -31,6 +31,7 @@ from billing.db import apikeys, audit, master
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
 from billing.db.pool import Connection, Pool, create_pool, transaction
+from billing.demo_close import close_demo_months
 from billing.domain.access import ROLES
 from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
@@ -176,7 +177,8 @@ async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
     )
     headers = {"Authorization": f"Bearer {manager_key}"}
     connected = 0
-    async with aiohttp.ClientSession() as browser:
+    # a browser keeps the cookie that binds each Connect flow to it (on 127.0.0.1 too)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         for row in employees:
             start = f"{api_url}/v1/connect/start?employee_id={row['id']}"
             async with browser.get(start, headers=headers, allow_redirects=False) as response:
@@ -280,6 +282,12 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                     await run_pass(ctx)
                     await show_a_restatement(ctx, pool, sim)
                     say(await _summary(pool))
+                    fleet_id = await pool.fetchval(
+                        "SELECT id FROM fleets WHERE name = $1", DEMO_FLEET
+                    )
+                    closed = await close_demo_months(pool, fleet_id)
+                    if closed:
+                        say(closed)
                     worker = Worker(ctx)
                     task = asyncio.create_task(worker.run())
                     say(_instructions(url, settings, keys))
@@ -331,10 +339,11 @@ def _instructions(url: str, settings: Settings, keys: DemoKeys) -> str:
     rows = "\n".join(f"  {role:<9} {key}" for role, key in keys.keys.items())
     return f"""
 fleet-billing demo is running at {url}
+  web pages: {url}/login   (sign in with one of the keys below)
   API docs:  {url}/docs
   data in:   {settings.data_dir}
 
-API keys (send as 'Authorization: Bearer <key>'):
+API keys (sign in with them, or send as 'Authorization: Bearer <key>'):
 {rows}
 
 try:
@@ -343,4 +352,7 @@ try:
        -d '{{"version": 1}}' {url}/v1/line-items/<id>/approve
   curl -H 'Authorization: Bearer {hr}' '{url}/v1/changes?limit=20'
   curl -H 'Authorization: Bearer {manager}' '{url}/v1/vehicles?limit=3'
+  curl -H 'Authorization: Bearer {hr}' '{url}/v1/statements?status=finalized&limit=5'
+  curl -H 'Authorization: Bearer {hr}' -o statement.pdf '{url}/v1/statements/<id>/pdf'
+  curl -H 'Authorization: Bearer {hr}' '{url}/v1/payroll-exports'
 The worker keeps syncing in the background. Ctrl-C stops everything."""

@@ -22,10 +22,14 @@ from billing.api.routes import (
     changes,
     connect,
     corrections,
+    credit_notes,
     employees,
     fleets,
     health,
     line_items,
+    payroll_exports,
+    reassignments,
+    statements,
     summary,
     tariffs,
     vehicles,
@@ -39,6 +43,8 @@ from billing.db.pool import create_pool
 from billing.db.vehicles import check_secret_key
 from billing.domain.apikeys import FailureLimiter
 from billing.smartcar.client import SmartcarClient
+from billing.web.app import middleware as pages_middleware
+from billing.web.app import setup_pages
 
 ROUTE_GROUPS = [
     health.routes,
@@ -54,6 +60,10 @@ ROUTE_GROUPS = [
     connect.routes,
     assets.routes,
     api_keys.routes,
+    reassignments.routes,
+    statements.routes,
+    credit_notes.routes,
+    payroll_exports.routes,
 ]
 
 
@@ -82,10 +92,16 @@ def create_app(settings: Settings) -> web.Application:
     metrics = HttpMetrics()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id_middleware, metrics.middleware(), problem_middleware],
+        middlewares=[
+            request_id_middleware,
+            metrics.middleware(),
+            problem_middleware,
+            pages_middleware,
+        ],
     )
     operations = add_routes(app, ROUTE_GROUPS)
-    public = frozenset(op.path for op in operations if op.public)
+    pages = setup_pages(app)
+    public = frozenset(op.path for op in operations if op.public) | pages
     limiter = FailureLimiter(limit=settings.auth_failures_per_minute, window_s=60)
     app.middlewares.append(auth_middleware(public, limiter))
     # after authentication: keys are stored per API key

@@ -89,9 +89,15 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
 
 
 def problem(
-    status: int, title: str, detail: str | None, errors: list[dict[str, str]] | None = None
+    status: int,
+    title: str,
+    detail: str | None,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    type_: str = "about:blank",
 ) -> web.Response:
     body = Problem(
+        type=type_,
         title=title,
         status=status,
         detail=detail,
@@ -110,7 +116,10 @@ def problem(
 def _from_domain(exc: DomainError) -> web.Response:
     for kind, status, title in _DOMAIN_STATUS:
         if isinstance(exc, kind):
-            return problem(status, title, exc.message)
+            # a domain error may name its problem type (`problem_type`, a URI reference)
+            return problem(
+                status, title, exc.message, type_=getattr(exc, "problem_type", "about:blank")
+            )
     return problem(400, "Bad request", exc.message)
 
 

@@ -13,6 +13,7 @@ from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
 from billing.domain.changes import FeedEntity
 from billing.domain.line_items import LineItemKind, LineItemStatus, Period
 from billing.domain.models import Entity, SyncState
+from billing.domain.statements import StatementStatus
 
 
 def _iso_date(value: object) -> object:
@@ -97,3 +98,20 @@ class ChangesQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
     fleet_id: UUID | None = Field(default=None, description="admin keys: one fleet only")
     entity: FeedEntity | None = None
+
+
+class StatementQuery(PageQuery):
+    fleet_id: UUID | None = None
+    employee_id: UUID | None = None
+    period: Period | None = Field(default=None, description="billing month, YYYY-MM")
+    status: StatementStatus | None = None
+
+
+class CreditNoteQuery(PageQuery):
+    fleet_id: UUID | None = None
+    employee_id: UUID | None = None
+    statement_id: UUID | None = None
+
+
+class PayrollExportQuery(PageQuery):
+    fleet_id: UUID | None = None

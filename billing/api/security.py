@@ -21,10 +21,11 @@ SERVER = "fleet-billing"
 async def security_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
     headers = response.headers
     html = (response.content_type or "").startswith("text/html")
-    headers["Content-Security-Policy"] = PAGE_CSP if html else DATA_CSP
+    # the web pages set their own policy (their forms post here and may lead on to Connect)
+    headers.setdefault("Content-Security-Policy", PAGE_CSP if html else DATA_CSP)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "no-referrer"
+    headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Cache-Control", "no-store")
     headers["Server"] = SERVER
 

@@ -1,9 +1,16 @@
-"""Storing what Smartcar Connect hands back: the connection's tokens and the user's vehicles."""
+"""Storing what Smartcar Connect hands back: the connection's tokens and the user's vehicles.
+
+Connect never moves a car: a vehicle already linked to another employee stays where it is,
+and the move waits as a reassignment for a manager of that fleet to accept or refuse. A
+vehicle registered in another fleet is left alone and its id is written nowhere in this
+fleet's audit log.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from billing.crypto import TokenCipher, fingerprint
@@ -16,12 +23,14 @@ from billing.smartcar.client import TokenGrant
 _q = queries("connect")
 _c = queries("connections")
 
+LinkOutcome = Literal["connected", "reconnected", "awaiting_manager", "elsewhere"]
+
 
 @dataclass(frozen=True, slots=True)
 class LinkedVehicle:
     smartcar_vehicle_id: str
-    vehicle_id: UUID | None  # None: the vehicle belongs to another fleet and was not linked
-    reconnected: bool
+    vehicle_id: UUID | None  # None: registered in another fleet, left alone
+    outcome: LinkOutcome
 
 
 async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool:
@@ -29,22 +38,19 @@ async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool
     return await conn.fetchval(_q.consume_state, nonce, employee_id) is not None
 
 
-async def store_connection(
+async def _store_tokens(
     conn: Connection,
     cipher: TokenCipher,
-    *,
     employee: Employee,
     smartcar_user_id: str,
     grant: TokenGrant,
-    vehicle_ids: list[str],
-    now: datetime,
     actor: str,
-) -> list[LinkedVehicle]:
+) -> UUID:
     access = cipher.encrypt(grant.access_token.get_secret_value())
     refresh = cipher.encrypt(grant.refresh_token.get_secret_value())
-    connection_id = await conn.fetchval(_c.connection_for_user, smartcar_user_id)
-    if connection_id is None:
-        connection_id = await conn.fetchval(
+    existing = await conn.fetchrow(_c.connection_for_user, smartcar_user_id)
+    if existing is None:
+        connection_id: UUID = await conn.fetchval(
             _c.insert_connection,
             employee.id,
             smartcar_user_id,
@@ -55,10 +61,11 @@ async def store_connection(
         )
         action = "create"
     else:
+        # One Smartcar user, one connection: fresh tokens, the same owner.
+        connection_id = existing["id"]
         await conn.execute(
             _c.replace_connection_tokens,
             connection_id,
-            employee.id,
             access,
             refresh,
             grant.access_expires_at,
@@ -75,27 +82,25 @@ async def store_connection(
         entity="connection",
         entity_id=connection_id,
         action=action,
-        after={
-            "employee_id": str(employee.id),
-            "smartcar_user_id": smartcar_user_id,
-            "vehicles": vehicle_ids,
-        },
+        after={"employee_id": str(employee.id), "smartcar_user_id": smartcar_user_id},
     )
-    linked = []
-    for smartcar_id in vehicle_ids:
-        previous = await conn.fetchrow(_q.current_link, smartcar_id)
-        row = await conn.fetchrow(
-            _q.link_vehicle,
-            employee.fleet_id,
-            employee.id,
-            connection_id,
-            smartcar_id,
-            now.date(),
-        )
-        if row is None:
-            linked.append(LinkedVehicle(smartcar_id, None, False))
-            continue
-        linked.append(LinkedVehicle(smartcar_id, row["id"], not row["inserted"]))
+    return connection_id
+
+
+async def _link(
+    conn: Connection,
+    employee: Employee,
+    connection_id: UUID,
+    smartcar_id: str,
+    now: datetime,
+    actor: str,
+) -> LinkedVehicle:
+    previous = await conn.fetchrow(_q.vehicle_owner, smartcar_id)
+    row = await conn.fetchrow(
+        _q.link_vehicle, employee.fleet_id, employee.id, connection_id, smartcar_id, now.date()
+    )
+    if row is not None:
+        outcome: LinkOutcome = "connected" if row["inserted"] else "reconnected"
         unchanged = (
             previous is not None
             and (previous["employee_id"], previous["connection_id"]) == (employee.id, connection_id)
@@ -104,7 +109,7 @@ async def store_connection(
         if unchanged:
             # Same employee, same connection, readable before: only the tokens were renewed,
             # which the connection's own event records; the vehicle did not change.
-            continue
+            return LinkedVehicle(smartcar_id, row["id"], outcome)
         await audit.record(
             conn,
             actor=actor,
@@ -118,4 +123,49 @@ async def store_connection(
                 "connection_id": str(connection_id),
             },
         )
-    return linked
+        return LinkedVehicle(smartcar_id, row["id"], outcome)
+    owner = previous
+    if owner is None or owner["fleet_id"] != employee.fleet_id:
+        return LinkedVehicle(smartcar_id, None, "elsewhere")
+    requested = await conn.fetchval(
+        _q.request_reassignment,
+        employee.fleet_id,
+        owner["id"],
+        owner["employee_id"],
+        employee.id,
+        connection_id,
+        actor,
+    )
+    if requested is not None:
+        await audit.record(
+            conn,
+            actor=actor,
+            fleet_id=employee.fleet_id,
+            entity="vehicle",
+            entity_id=owner["id"],
+            action="reassignment_requested",
+            after={
+                "reassignment_id": str(requested),
+                "from_employee_id": str(owner["employee_id"]),
+                "to_employee_id": str(employee.id),
+            },
+        )
+    return LinkedVehicle(smartcar_id, owner["id"], "awaiting_manager")
+
+
+async def store_connection(
+    conn: Connection,
+    cipher: TokenCipher,
+    *,
+    employee: Employee,
+    smartcar_user_id: str,
+    grant: TokenGrant,
+    vehicle_ids: list[str],
+    now: datetime,
+    actor: str,
+) -> list[LinkedVehicle]:
+    connection_id = await _store_tokens(conn, cipher, employee, smartcar_user_id, grant, actor)
+    return [
+        await _link(conn, employee, connection_id, smartcar_id, now, actor)
+        for smartcar_id in vehicle_ids
+    ]

@@ -17,7 +17,15 @@ from billing.domain.models import Employee, Fleet, Record, Tariff, Vehicle
 
 # The entities of the public contract; internal ones (api keys, connections) stay out.
 FeedEntity = Literal[
-    "fleet", "employee", "vehicle", "tariff", "charge_record", "line_item", "statement"
+    "fleet",
+    "employee",
+    "vehicle",
+    "tariff",
+    "charge_record",
+    "line_item",
+    "statement",
+    "credit_note",
+    "payroll_export",
 ]
 FEED_ENTITIES: tuple[FeedEntity, ...] = (
     "fleet",
@@ -27,6 +35,8 @@ FEED_ENTITIES: tuple[FeedEntity, ...] = (
     "charge_record",
     "line_item",
     "statement",
+    "credit_note",
+    "payroll_export",
 )
 _MAX_ID = 2**63 - 1
 

@@ -103,13 +103,37 @@ class FleetCreate(Input):
     timezone: TimeZone
 
 
+class DatevSettings(Record):
+    """The numbers the employer's tax adviser gives for DATEV LODAS payroll imports."""
+
+    consultant_number: str | None = Field(default=None, description="BeraterNr")
+    client_number: str | None = Field(default=None, description="MandantenNr")
+    wage_type: str | None = Field(default=None, description="Lohnart of the reimbursement")
+
+
 class Fleet(Record):
     id: UUID
     name: str
     currency: str
     timezone: str
+    locale: str = Field(default="en-GB", description="money and dates on documents, e.g. de-DE")
+    statement_auto_finalize: bool = Field(
+        default=False, description="the worker finalizes the drafts it makes after a month"
+    )
+    datev: DatevSettings = Field(default_factory=DatevSettings)
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _datev_columns(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "datev" not in data and "datev_wage_type" in data:
+            data = dict(data)
+            data["datev"] = {
+                name: data.pop(f"datev_{name}", None)
+                for name in ("consultant_number", "client_number", "wage_type")
+            }
+        return data
 
 
 # Employees
@@ -257,6 +281,8 @@ Entity = Literal[
     "statement",
     "api_key",
     "connection",
+    "credit_note",
+    "payroll_export",
 ]
 
 

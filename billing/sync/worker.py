@@ -1,4 +1,5 @@
-"""`billing worker`: scheduled sync passes and token upkeep, any number of processes at once.
+"""`billing worker`: scheduled sync passes, token upkeep and the month-end close, any number
+of processes at once.
 
 APScheduler's AsyncIOScheduler (in-memory job store, created inside the running loop) fires
 the jobs; coordination between processes is PostgreSQL's (leases, the shared bucket, row
@@ -18,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from billing.db import idempotency
 from billing.db.queries import queries
 from billing.observability import new_request_id, request_context
+from billing.services.month_end import run_month_end
 from billing.sync.metrics import SyncMetrics
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
@@ -25,6 +27,7 @@ from billing.sync.vehicle import SyncContext
 _q = queries("sync")
 log = logging.getLogger(__name__)
 UPKEEP_EVERY = timedelta(minutes=30)
+MONTH_END_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -74,6 +77,30 @@ class Worker:
 
         await self._tracked(refresh)
 
+    async def month_end(self) -> None:
+        """Draft (and auto-finalize) the month just ended, once its grace days are over; the
+        advisory lock lets one worker at a time do it, the others skip."""
+
+        async def close() -> None:
+            reports = await run_month_end(
+                self.ctx.pool,
+                now=self.ctx.clock(),
+                grace_days=self.ctx.settings.statement_grace_days,
+            )
+            for report in reports or []:
+                log.info(
+                    "month-end %s of fleet %s: %d draft(s) created, %d refreshed,"
+                    " %d finalized, %d PDF(s)",
+                    report.period,
+                    report.fleet_id,
+                    report.drafts.created,
+                    report.drafts.refreshed,
+                    report.finalized,
+                    report.pdfs,
+                )
+
+        await self._tracked(close)
+
     async def _warn_deadlines(self) -> None:
         at_risk = await self.ctx.pool.fetchval(_q.deadlines_at_risk, self.ctx.clock(), 5)
         if at_risk:
@@ -103,6 +130,15 @@ class Worker:
             max_instances=1,
             coalesce=True,
             id="upkeep",
+        )
+        scheduler.add_job(
+            self.month_end,
+            "interval",
+            seconds=MONTH_END_EVERY.total_seconds(),
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            id="month_end",
         )
         scheduler.start()
         log.info("worker %s started (tick %ss)", self.ctx.worker, tick_s)

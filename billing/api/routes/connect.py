@@ -3,34 +3,26 @@
 from __future__ import annotations
 
 import html
-import logging
-import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from yarl import URL
 
 from billing.api.keys import CIPHER, SETTINGS, SMARTCAR
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import pool
-from billing.crypto import BadState, sign_state, verify_state
-from billing.db import connect, master
-from billing.db.pool import transaction
-from billing.domain.errors import Conflict, Forbidden
-from billing.smartcar.errors import SmartcarError
+from billing.services.connect import (
+    BIND_COOKIE,
+    ConnectOutcome,
+    finish_connect,
+    new_binding,
+    start_connect,
+)
+from billing.web.cookies import bind_browser
+from billing.web.render import harden
 
 routes = Routes()
-log = logging.getLogger(__name__)
-SCOPES = "read_charge_records read_vehicle_info"
-STATE_TTL = timedelta(minutes=30)
-# What Connect's `error` values mean, in our words: its free-text description is never shown.
-CONNECT_ERRORS = {
-    "access_denied": "You did not allow access to your car.",
-    "vehicle_incompatible": "This car cannot share its charge records through Smartcar.",
-    "no_vehicles": "No car was found in this account.",
-}
 
 
 class ConnectStartQuery(BaseModel):
@@ -49,19 +41,23 @@ class ConnectCallbackQuery(BaseModel):
     error_description: str | None = Field(default=None, max_length=2000)
 
 
-def _page(title: str, message: str, status: int, items: list[str] | None = None) -> web.Response:
-    rows = "".join(f"<li>{html.escape(item)}</li>" for item in items or [])
+def _page(outcome: ConnectOutcome) -> web.Response:
+    rows = "".join(f"<li>{html.escape(item)}</li>" for item in outcome.lines)
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>{html.escape(title)}</title><meta name="viewport" content="width=device-width">
-<link rel="stylesheet" href="/assets/page.css"></head><body><h1>{html.escape(title)}</h1>
-<p>{html.escape(message)}</p>{f"<ul>{rows}</ul>" if rows else ""}</body></html>"""
-    return web.Response(text=body, status=status, content_type="text/html")
+<title>{html.escape(outcome.title)}</title><meta name="viewport" content="width=device-width">
+<link rel="stylesheet" href="/static/app.css"></head><body><main id="main">
+<h1>{html.escape(outcome.title)}</h1><p>{html.escape(outcome.message)}</p>
+{f"<ul>{rows}</ul>" if rows else ""}<p><a href="/app">Back to the app</a></p>
+</main></body></html>"""
+    response = web.Response(text=body, status=outcome.status, content_type="text/html")
+    harden(response)
+    return response
 
 
 @routes.route(
     "GET",
     "/v1/connect/start",
-    summary="Send the employee to Smartcar Connect",
+    summary="Send the employee to Smartcar Connect (finish it in the same browser)",
     tag="connect",
     query=ConnectStartQuery,
     status=302,
@@ -69,43 +65,18 @@ def _page(title: str, message: str, status: int, items: list[str] | None = None)
     errors=(403, 409),
 )
 async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.Response:
-    who = principal(request)
-    settings = request.app[SETTINGS]
-    async with pool(request).acquire() as conn:
-        employee = await master.get_employee(conn, query.employee_id)
-    who.check_sees(employee.fleet_id, employee.id, what="employee")
-    if who.role == "hr" or (who.role == "employee" and who.employee_id != employee.id):
-        raise Forbidden("only a manager or the employee may connect the employee's car")
-    if settings.smartcar_client_id is None or settings.smartcar_redirect_uri is None:
-        raise Conflict(
-            "the Smartcar application is not configured: set BILLING_SMARTCAR_CLIENT_ID, "
-            "BILLING_SMARTCAR_CLIENT_SECRET and BILLING_SMARTCAR_REDIRECT_URI"
-        )
-    assert settings.secret_key is not None
-    expires = datetime.now(UTC) + STATE_TTL
-    state = sign_state(
-        settings.secret_key.get_secret_value(),
-        {
-            "employee_id": str(employee.id),
-            "nonce": secrets.token_urlsafe(24),
-            "exp": int(expires.timestamp()),
-            "by": who.actor,
-        },
+    binding = new_binding()
+    target = await start_connect(
+        pool(request),
+        request.app[SETTINGS],
+        principal(request),
+        query.employee_id,
+        binding=binding,
+        now=datetime.now(UTC),
     )
-    target = (
-        URL(str(settings.smartcar_connect_url))
-        .with_path("/oauth/authorize")
-        .with_query(
-            response_type="code",
-            client_id=settings.smartcar_client_id,
-            redirect_uri=str(settings.smartcar_redirect_uri),
-            scope=SCOPES,
-            mode="live",
-            make="TESLA",
-            state=state,
-        )
-    )
-    raise web.HTTPFound(str(target))
+    redirect = web.HTTPFound(target)
+    bind_browser(redirect, request, binding)
+    raise redirect
 
 
 @routes.route(
@@ -119,75 +90,15 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
     html_errors=(400, 502),
 )
 async def connect_callback(request: web.Request, query: ConnectCallbackQuery) -> web.Response:
-    settings = request.app[SETTINGS]
-    assert settings.secret_key is not None
-    try:
-        if not query.state:
-            raise BadState("the link has no state")
-        payload = verify_state(
-            settings.secret_key.get_secret_value(), query.state, int(datetime.now(UTC).timestamp())
-        )
-    except BadState as exc:
-        return _page("This link is not valid", f"{exc}. Please start again from the app.", 400)
-    try:
-        employee_id = UUID(str(payload["employee_id"]))
-    except ValueError:
-        return _page("This link is not valid", "The state is malformed. Please start again.", 400)
-    client = request.app[SMARTCAR]
-    now = datetime.now(UTC)
-    async with transaction(pool(request)) as conn:
-        employee = await master.get_employee(conn, employee_id)
-        # A state works once, whatever the outcome: a failed or refused callback cannot be
-        # replayed (nor its error text shown again to someone sent the link).
-        if not await connect.consume_state(conn, str(payload["nonce"]), employee_id):
-            return _page(
-                "This link was already used",
-                "Each connection link works once. Please start again.",
-                400,
-            )
-        if query.error:
-            log.info("Connect ended with %s: %s", query.error, query.error_description)
-            reason = CONNECT_ERRORS.get(query.error, "Smartcar could not connect your car.")
-            return _page("Your car was not connected", f"{reason} You can try again any time.", 400)
-        if not query.code:
-            return _page("This link is not valid", "Smartcar sent no authorization code.", 400)
-        try:
-            grant = await client.exchange_code(query.code, now=now)
-            token = grant.access_token.get_secret_value()
-            user_id = await client.user_id(token, now=now)
-            vehicle_ids = await client.vehicle_ids(token, now=now)
-        except SmartcarError as error:
-            log.warning("Connect code exchange failed: %s", error)
-            return _page(
-                "Your car was not connected",
-                "Smartcar could not complete the connection. Please try again.",
-                502,
-            )
-        linked = await connect.store_connection(
-            conn,
-            request.app[CIPHER],
-            employee=employee,
-            smartcar_user_id=user_id,
-            grant=grant,
-            vehicle_ids=vehicle_ids,
-            now=now,
-            actor=str(payload.get("by", "connect")),
-        )
-    lines = [
-        f"{v.smartcar_vehicle_id}: "
-        + (
-            "already registered, not linked (your fleet manager can help)"
-            if v.vehicle_id is None
-            else "reconnected"
-            if v.reconnected
-            else "connected"
-        )
-        for v in linked
-    ]
-    return _page(
-        f"Thank you, {employee.name}",
-        f"{sum(v.vehicle_id is not None for v in linked)} car(s) are now connected. "
-        "Home charging will be read daily.",
-        200,
-        lines,
+    outcome = await finish_connect(
+        pool(request),
+        request.app[CIPHER],
+        request.app[SMARTCAR],
+        request.app[SETTINGS],
+        state=query.state,
+        code=query.code,
+        error=query.error,
+        binding=request.cookies.get(BIND_COOKIE),
+        now=datetime.now(UTC),
     )
+    return _page(outcome)

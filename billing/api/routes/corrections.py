@@ -6,9 +6,8 @@ from aiohttp import web
 
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
-from billing.db import corrections, master
-from billing.db.pool import transaction
 from billing.domain.corrections import Correction, CorrectionBody
+from billing.services.corrections import apply_correction, preview_correction
 
 routes = Routes()
 
@@ -23,11 +22,7 @@ routes = Routes()
     errors=(403,),
 )
 async def preview_tariff_correction(request: web.Request, body: CorrectionBody) -> Correction:
-    who = principal(request)
-    async with transaction(pool(request)) as conn:
-        tariff = await master.get_tariff(conn, path_id(request))
-        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
-        return await corrections.preview(conn, tariff, body)
+    return await preview_correction(pool(request), principal(request), path_id(request), body)
 
 
 @routes.route(
@@ -41,8 +36,4 @@ async def preview_tariff_correction(request: web.Request, body: CorrectionBody) 
     errors=(403, 409),
 )
 async def apply_tariff_correction(request: web.Request, body: CorrectionBody) -> Correction:
-    who = principal(request)
-    async with transaction(pool(request)) as conn:
-        tariff = await master.get_tariff(conn, path_id(request))
-        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
-        return await corrections.apply(conn, tariff, body, actor=who.actor)
+    return await apply_correction(pool(request), principal(request), path_id(request), body)

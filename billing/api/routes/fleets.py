@@ -12,6 +12,8 @@ from billing.db.pages import decode_cursor, next_cursor
 from billing.db.pool import transaction
 from billing.domain.errors import Forbidden
 from billing.domain.models import Fleet, FleetCreate, FleetPage
+from billing.domain.statement_models import FleetSettingsBody
+from billing.services import fleets
 
 routes = Routes()
 
@@ -59,6 +61,19 @@ async def list_fleets(request: web.Request, query: FleetQuery) -> FleetPage:
             conn, only=only, after=decode_cursor(query.cursor), limit=query.limit
         )
     return FleetPage(items=items, next_cursor=next_cursor(items, query.limit))
+
+
+@routes.route(
+    "PATCH",
+    "/v1/fleets/{id}",
+    summary="Change a fleet's document settings: locale, auto-finalize, DATEV numbers",
+    tag="fleets",
+    body=FleetSettingsBody,
+    response=Fleet,
+    errors=(403, 404),
+)
+async def update_fleet(request: web.Request, body: FleetSettingsBody) -> Fleet:
+    return await fleets.update_settings(pool(request), principal(request), path_id(request), body)
 
 
 @routes.route("GET", "/v1/fleets/{id}", summary="One fleet", tag="fleets", response=Fleet)

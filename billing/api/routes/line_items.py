@@ -12,7 +12,6 @@ from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
 from billing.db import line_items
 from billing.db.pages import decode_cursor, next_cursor
-from billing.db.pool import transaction
 from billing.domain.decisions import DecisionConflict, Requested
 from billing.domain.line_items import (
     ApproveBody,
@@ -25,6 +24,7 @@ from billing.domain.line_items import (
     RejectBody,
     ReopenBody,
 )
+from billing.services import decisions
 
 routes = Routes()
 
@@ -39,8 +39,7 @@ async def _decide(
 ) -> list[LineItem]:
     """Decide in one transaction; a conflict names each offending item in `errors`."""
     try:
-        async with transaction(pool(request)) as conn:
-            return await line_items.decide(conn, principal(request), requests)
+        return await decisions.decide(pool(request), principal(request), requests)
     except DecisionConflict as exc:
         errors = [
             {"field": fields[c.index], "message": f"line item {c.id} {c.problem}"}

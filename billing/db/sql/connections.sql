@@ -29,7 +29,7 @@ ORDER BY refresh_issued_at
 LIMIT $2;
 
 -- name: connection_for_user
-SELECT id FROM smartcar_connections WHERE smartcar_user_id = $1 FOR UPDATE;
+SELECT id, employee_id FROM smartcar_connections WHERE smartcar_user_id = $1 FOR UPDATE;
 
 -- name: insert_connection
 INSERT INTO smartcar_connections
@@ -39,9 +39,10 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id;
 
 -- name: replace_connection_tokens
+-- Fresh tokens for the same Smartcar user; the connection stays with its employee.
 UPDATE smartcar_connections
-SET employee_id = $2, access_token_enc = $3, refresh_token_enc = $4, previous_refresh_enc = NULL,
-    access_expires_at = $5, refresh_issued_at = $6, generation = generation + 1,
+SET access_token_enc = $2, refresh_token_enc = $3, previous_refresh_enc = NULL,
+    access_expires_at = $4, refresh_issued_at = $5, generation = generation + 1,
     state = 'active', last_error = NULL, updated_at = now()
 WHERE id = $1;
 

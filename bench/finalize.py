@@ -1,0 +1,192 @@
+"""Finalizing a month of 10,000 employees × 30 lines, against a bound measured in the same run.
+
+Builds the data set with generate_series (one fleet, N employees, one vehicle each, L
+approved charge lines per employee in one month), drafts the month through the service, then
+times:
+
+- **bound**: one `INSERT … SELECT` writing the same rows finalization writes: every
+  statement row with its number, totals, line ids and a canonical JSON snapshot of its lines
+  with the snapshot's SHA-256 (built by PostgreSQL itself), into a copy of `statements`
+  without triggers; and one `UPDATE … FROM` linking every line, on a copy of `line_items`
+  without triggers. Nothing is computed in Python.
+- **finalize**: `billing.services.statements.finalize_period`, the path the API, the CLI and
+  the worker take: lock and re-collect the lines, take the numbers from the counter row,
+  build and validate every `StatementDocument`, freeze the statements and link the lines
+  (the database's triggers checking each row), record the audit events; one transaction.
+
+Usage: python bench/finalize.py [--employees 10000] [--lines 30] [--server DSN]
+(default server: BILLING_TEST_DATABASE_URL, else the embedded one). Runs in a throwaway
+database that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+
+from billing.db.dsn import with_database
+from billing.db.migrations import upgrade
+from billing.db.pool import create_pool
+from billing.services import statements
+from billing.services.common import system
+
+PERIOD = "2025-03"
+WHO = system("bench")
+
+LOAD = """
+INSERT INTO fleets (id, name, currency, timezone)
+VALUES ($1, 'Bench fleet', 'EUR', 'Europe/Berlin');
+INSERT INTO tariffs (id, fleet_id, price_per_kwh, currency, valid_from, source)
+VALUES ($2, $1, 0.3412, 'EUR', '2025-01-01', 'standard contract price');
+INSERT INTO employees (id, fleet_id, external_ref, name)
+SELECT gen_random_uuid(), $1, lpad(n::text, 5, '0'), 'Employee ' || n
+FROM generate_series(1, $3) AS n WHERE $2::uuid IS NOT NULL;
+INSERT INTO vehicles (fleet_id, employee_id, smartcar_vehicle_id, make)
+SELECT $1, e.id, 'bench-' || e.external_ref, 'TESLA' FROM employees e WHERE e.fleet_id = $1;
+INSERT INTO charge_records (vehicle_id, employee_id, charge_date, home_kwh, other_kwh,
+    supercharger_kwh, total_kwh, raw, source, fetched_at)
+SELECT v.id, v.employee_id, date '2025-03-01' + d - 1, 5 + (d % 7) * 1.25, 0, 0,
+       5 + (d % 7) * 1.25, '{}'::jsonb, 'bench', now()
+FROM vehicles v CROSS JOIN generate_series(1, $4) AS d
+WHERE v.fleet_id = $1 AND $2::uuid IS NOT NULL AND $3::int > 0;
+INSERT INTO line_items (fleet_id, employee_id, vehicle_id, charge_record_id, charge_date,
+    period, kind, kwh, unit_price, currency, amount, tariff_id, status, decided_by, decided_at)
+SELECT $1, r.employee_id, r.vehicle_id, r.id, r.charge_date, to_char(r.charge_date, 'YYYY-MM'),
+       'charge', r.home_kwh, 0.3412, 'EUR', round(r.home_kwh * 0.3412, 2), $2, 'approved',
+       'bench', now()
+FROM charge_records r JOIN vehicles v ON v.id = r.vehicle_id WHERE v.fleet_id = $1;
+"""
+
+BOUND_SETUP = """
+CREATE TABLE bound_statements (LIKE statements INCLUDING DEFAULTS);
+CREATE TABLE bound_lines AS SELECT * FROM line_items;
+CREATE UNIQUE INDEX ON bound_lines (id);
+"""
+
+BOUND_STATEMENTS = """
+INSERT INTO bound_statements (id, fleet_id, employee_id, period, currency, status, number,
+    total, kwh, line_count, line_ids, finalized_at, finalized_by, snapshot, snapshot_sha256)
+SELECT s.id, s.fleet_id, s.employee_id, s.period, s.currency, 'finalized',
+       'S-2025-' || lpad((row_number() OVER (ORDER BY s.id))::text, 5, '0'),
+       doc.total, doc.kwh, doc.n, doc.ids, now(), 'bench', doc.snapshot,
+       encode(sha256(convert_to(doc.snapshot, 'UTF8')), 'hex')
+FROM statements s
+CROSS JOIN LATERAL (
+    SELECT sum(l.amount) AS total, sum(l.kwh) AS kwh, count(*)::int AS n,
+           array_agg(l.id ORDER BY l.charge_date, l.id) AS ids,
+           jsonb_build_object(
+               'document_id', s.id, 'period', s.period, 'currency', s.currency,
+               'employee', jsonb_build_object('id', e.id, 'name', e.name,
+                                              'external_ref', e.external_ref),
+               'lines', jsonb_agg(jsonb_build_object(
+                   'line_item_id', l.id, 'charge_date', l.charge_date, 'period', l.period,
+                   'kind', l.kind, 'kwh', l.kwh::text, 'unit_price', l.unit_price::text,
+                   'amount', l.amount::text, 'tariff_source', t.source,
+                   'prior_period', l.period < s.period) ORDER BY l.charge_date, l.id)
+           )::text AS snapshot
+    FROM bound_lines l JOIN tariffs t ON t.id = l.tariff_id
+    JOIN employees e ON e.id = l.employee_id
+    WHERE l.id = ANY(s.line_ids)
+    GROUP BY e.id
+) AS doc
+WHERE s.fleet_id = $1 AND s.period = $2 AND s.status = 'draft';
+"""
+
+BOUND_LINES = """
+UPDATE bound_lines l SET statement_id = s.id, version = l.version + 1, updated_at = now()
+FROM bound_statements s, unnest(s.line_ids) AS lid
+WHERE l.id = lid;
+"""
+
+
+async def _admin(server: str, sql: str) -> None:
+    conn = await asyncpg.connect(with_database(server, "postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def run(dsn: str, employees: int, lines: int) -> None:
+    fleet_id, tariff_id = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.perf_counter()
+        async with conn.transaction():
+            values = [fleet_id, tariff_id, employees, lines]
+            for statement in LOAD.strip().split(";\n"):
+                used = max(int(n) for n in re.findall(r"\$([0-9])", statement))
+                await conn.execute(statement, *values[:used])
+        await conn.execute("ANALYZE")
+        print(
+            f"data set: {employees} employees × {lines} lines"
+            f" loaded in {time.perf_counter() - started:.1f} s"
+        )
+    finally:
+        await conn.close()
+
+    pool = await create_pool(dsn, max_size=4)
+    try:
+        started = time.perf_counter()
+        counts = await statements.refresh_drafts(pool, WHO, fleet_id=fleet_id, period=PERIOD)
+        print(f"drafts: {counts.created} created in {time.perf_counter() - started:.1f} s")
+
+        async with pool.acquire() as conn:
+            await conn.execute(BOUND_SETUP)
+            started = time.perf_counter()
+            async with conn.transaction():
+                await conn.execute(BOUND_STATEMENTS, fleet_id, PERIOD)
+                await conn.execute(BOUND_LINES)
+            bound = time.perf_counter() - started
+        print(f"bound (INSERT … SELECT + UPDATE … FROM, no triggers): {bound:.2f} s")
+
+        started = time.perf_counter()
+        done = await statements.finalize_period(
+            pool, WHO, fleet_id=fleet_id, period=PERIOD, now=datetime.now(UTC)
+        )
+        elapsed = time.perf_counter() - started
+        print(
+            f"finalize_period: {len(done)} statements in {elapsed:.2f} s"
+            f" = {elapsed / bound:.2f} × bound ({len(done) / elapsed:.0f} statements/s)"
+        )
+        async with pool.acquire() as conn:
+            numbers = sorted(
+                int(row["number"].rsplit("-", 1)[1])
+                for row in await conn.fetch("SELECT number FROM statements")
+            )
+            linked = await conn.fetchval(
+                "SELECT count(*) FROM line_items WHERE statement_id IS NOT NULL"
+            )
+        gapless = numbers == list(range(1, len(numbers) + 1))
+        print(f"lines linked: {linked}; numbers 1..{len(numbers)} without gap: {gapless}")
+    finally:
+        await pool.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--employees", type=int, default=10_000)
+    parser.add_argument("--lines", type=int, default=30)
+    parser.add_argument("--server", default=os.environ.get("BILLING_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    if not args.server:
+        raise SystemExit("give --server DSN or set BILLING_TEST_DATABASE_URL")
+    name = f"billing_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(args.server, f'CREATE DATABASE "{name}"'))
+    try:
+        dsn = with_database(args.server, name)
+        upgrade(dsn)
+        asyncio.run(run(dsn, args.employees, args.lines))
+    finally:
+        asyncio.run(_admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Correcting a tariff's past price: the preview and the act share one plan."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from billing.db import corrections, master
+from billing.db.pool import Pool, transaction
+from billing.domain.access import Principal
+from billing.domain.corrections import Correction, CorrectionBody
+
+
+async def preview_correction(
+    pool: Pool, who: Principal, tariff_id: UUID, body: CorrectionBody
+) -> Correction:
+    async with transaction(pool) as conn:
+        tariff = await master.get_tariff(conn, tariff_id)
+        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
+        return await corrections.preview(conn, tariff, body)
+
+
+async def apply_correction(
+    pool: Pool, who: Principal, tariff_id: UUID, body: CorrectionBody
+) -> Correction:
+    async with transaction(pool) as conn:
+        tariff = await master.get_tariff(conn, tariff_id)
+        who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
+        return await corrections.apply(conn, tariff, body, actor=who.actor)

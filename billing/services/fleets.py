@@ -1,0 +1,49 @@
+"""Fleet settings for documents and payroll: locale, auto-finalize, DATEV numbers."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from billing.db import audit, closing, master
+from billing.db.pool import Pool, transaction
+from billing.domain.access import Principal
+from billing.domain.models import Fleet
+from billing.domain.statement_models import FleetSettingsBody
+from billing.services.common import actor_of
+
+
+async def update_settings(
+    pool: Pool, who: Principal, fleet_id: UUID, body: FleetSettingsBody
+) -> Fleet:
+    """Fields left out stay as they are; a DATEV field sent as null is cleared."""
+    async with transaction(pool) as conn:
+        before = await master.get_fleet(conn, fleet_id)
+        who.check_manages(before.id)
+        given = body.model_fields_set
+        datev = before.datev.model_dump()
+        if body.datev is not None:
+            datev.update(body.datev.model_dump(include=body.datev.model_fields_set))
+        after = await closing.update_fleet_settings(
+            conn,
+            before,
+            locale=body.locale if "locale" in given and body.locale else before.locale,
+            auto_finalize=(
+                body.statement_auto_finalize
+                if body.statement_auto_finalize is not None
+                else before.statement_auto_finalize
+            ),
+            consultant_number=datev["consultant_number"],
+            client_number=datev["client_number"],
+            wage_type=datev["wage_type"],
+        )
+        await audit.record(
+            conn,
+            actor=actor_of(who),
+            fleet_id=after.id,
+            entity="fleet",
+            entity_id=after.id,
+            action="update",
+            before=before,
+            after=after,
+        )
+        return after

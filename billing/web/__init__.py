@@ -1,0 +1,1 @@
+"""Server-rendered pages for fleet managers, HR and employees, on the same rules as the API."""
