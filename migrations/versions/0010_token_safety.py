@@ -10,7 +10,7 @@
   the values already stored are cleared.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from billing.db.migrations import execute_script
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ more than a line or its statement is worth, each document is exported exactly on
 constraints) and stored bytes never change (their SHA-256 is checked on insert).
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from billing.db.migrations import execute_script
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Server-side sessions for the web pages: a signed-in browser holds only a random id.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from billing.db.migrations import execute_script
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
