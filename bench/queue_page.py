@@ -26,7 +26,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import load_settings
 from billing.crypto import new_key
 from billing.db import apikeys, views

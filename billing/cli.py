@@ -90,7 +90,7 @@ def serve() -> None:
         raise click.ClickException(
             "BILLING_SECRET_KEY is required (generate one with `billing secret-key`)"
         )
-    from billing.api.app import create_app
+    from billing.app import create_app
     from billing.runtime import serving, wait_for_stop_signal
 
     async def run() -> None:

@@ -25,7 +25,7 @@ from uuid import UUID
 import aiohttp
 from yarl import URL
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings, load_settings
 from billing.db import apikeys, audit, master
 from billing.db.embedded import resolve_dsn

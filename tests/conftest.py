@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings, load_settings
 from billing.crypto import new_key
 from billing.db.dsn import with_database

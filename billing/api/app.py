@@ -1,4 +1,4 @@
-"""The application factory: `create_app(settings)` returns a fully wired aiohttp application."""
+"""The JSON API's application factory; `billing.app.create_app` adds the web pages to it."""
 
 from __future__ import annotations
 
@@ -43,8 +43,6 @@ from billing.db.pool import create_pool
 from billing.db.vehicles import check_secret_key
 from billing.domain.apikeys import FailureLimiter
 from billing.smartcar.client import SmartcarClient
-from billing.web.app import middleware as pages_middleware
-from billing.web.app import setup_pages
 
 ROUTE_GROUPS = [
     health.routes,
@@ -86,7 +84,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[POOL].close()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_api(settings: Settings) -> web.Application:
     if settings.secret_key is None:
         raise ValueError("BILLING_SECRET_KEY is required to serve the API")
     metrics = HttpMetrics()
@@ -96,14 +94,13 @@ def create_app(settings: Settings) -> web.Application:
             request_id_middleware,
             metrics.middleware(),
             problem_middleware,
-            pages_middleware,
         ],
     )
     operations = add_routes(app, ROUTE_GROUPS)
-    pages = setup_pages(app)
-    public = frozenset(op.path for op in operations if op.public) | pages
+    public = {op.path for op in operations if op.public}
+    protected = frozenset(op.path for op in operations if op.path not in public)
     limiter = FailureLimiter(limit=settings.auth_failures_per_minute, window_s=60)
-    app.middlewares.append(auth_middleware(public, limiter))
+    app.middlewares.append(auth_middleware(protected, limiter))
     # after authentication: keys are stored per API key
     app.middlewares.append(idempotency_middleware())
     install_security_headers(app)

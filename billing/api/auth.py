@@ -17,9 +17,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def auth_middleware(
-    public_paths: frozenset[str], limiter: FailureLimiter | None = None
+    protected_paths: frozenset[str], limiter: FailureLimiter | None = None
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Authenticate every non-public route.
+    """Authenticate every API operation that is not public (the web pages sign in with a
+    session of their own).
 
     Failed authentications are counted per source address in this process; past the limit
     an address gets 429 with Retry-After before any database lookup, so a loop guessing
@@ -31,7 +32,7 @@ def auth_middleware(
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
         canonical = resource.canonical if resource is not None else None
-        if canonical is None or canonical in public_paths:
+        if canonical not in protected_paths:
             return await handler(request)  # unknown routes get their 404/405 unauthenticated
         source = request.remote or "unknown"
         now = time.monotonic()

@@ -21,8 +21,9 @@ middleware = session.pages_middleware
 
 
 def setup_pages(app: web.Application) -> frozenset[str]:
-    """Add the pages; returns their paths, which sign in by session rather than API key."""
+    """Add the pages (their own sign-in, errors and headers); returns their paths."""
     setup_templates(app)
+    app.middlewares.append(middleware)
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     app.router.add_static("/static", STATIC, append_version=False)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from billing.api.cookies import bind_browser
 from billing.api.keys import POOL, SETTINGS
 from billing.db import master, vehicles, views
 from billing.db.pages import After
@@ -17,7 +18,6 @@ from billing.services import invitations
 from billing.services.connect import new_binding, start_connect
 from billing.services.reassignments import decide_reassignment, list_reassignments
 from billing.web import charts
-from billing.web.cookies import bind_browser
 from billing.web.render import render
 from billing.web.session import who
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from yarl import URL
 
+from billing.api.cookies import set_cookie
 from billing.api.keys import POOL, PRINCIPAL, SETTINGS
 from billing.db import apikeys, web_sessions
 from billing.db.pool import transaction
@@ -27,7 +28,6 @@ from billing.domain.errors import (
     NotFound,
     Unauthenticated,
 )
-from billing.web.cookies import set_cookie
 from billing.web.keys import SESSION, SESSION_ID
 from billing.web.render import harden, render
 

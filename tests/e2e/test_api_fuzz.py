@@ -36,8 +36,8 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from billing.api.app import create_app
 from billing.api.keys import OPENAPI
+from billing.app import create_app
 from billing.config import load_settings
 from billing.db.dsn import with_database
 from billing.db.pool import create_pool

@@ -124,6 +124,7 @@ async def test_an_answer_that_cannot_be_stored_fails_its_vehicle_not_the_command
         await pool.fetchval("SELECT count(*) FROM charge_records WHERE vehicle_id = $1", bad) == 0
     )
     state = await pool.fetchrow("SELECT sync_state, not_before FROM vehicles WHERE id = $1", bad)
+    assert state is not None
     assert state["sync_state"] == "failed"
     assert state["not_before"] is not None  # not read again on every tick
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings
 from billing.db import apikeys
 from billing.db.pool import Pool, transaction

@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import load_settings
 from billing.db import apikeys, changes, line_items
 from billing.db.dsn import with_database

@@ -130,8 +130,8 @@ async def _snapshot_state(world: World) -> None:
         *await world.pool.fetch("SELECT id, content FROM payroll_exports"),
     ]
     for file in stored:
-        content = bytes(file["content"])
-        assert world.files.setdefault(file["id"], content) == content
+        stored_bytes = bytes(file["content"])
+        assert world.files.setdefault(file["id"], stored_bytes) == stored_bytes
 
 
 async def _step(world: World, op: Op) -> None:

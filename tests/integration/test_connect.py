@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings
 from billing.db.pool import Pool
 from billing.smartcar.sim import Simulator

@@ -53,7 +53,7 @@ def schema_drift(expected: str, actual: str) -> list[str]:
 
 
 def _dump(dsn: str) -> str:
-    result = subprocess.run(  # noqa: S603 - the bundled pg_dump with fixed arguments
+    result = subprocess.run(
         [str(PG_DUMP), "--schema-only", "--no-owner", "--no-privileges", "--dbname", dsn],
         capture_output=True,
         text=True,

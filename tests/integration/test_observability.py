@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 from yarl import URL
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings
 from billing.db.pool import Pool
 from billing.observability import configure_logging, logs_through

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
 
+from billing.db.pages import After
 from billing.db.pool import Pool
 from billing.documents.datev import parse_datev_lodas
 from billing.documents.exports import parse_csv
@@ -195,7 +196,7 @@ async def test_pdfs(client: Client, scene: Scene, pool: Pool) -> None:
             employee_id=scene.me.id,
             period="2025-04",
             status="draft",
-            after=statements.After(),
+            after=After(),
             limit=1,
         )
     )[0]

@@ -8,6 +8,7 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
+from billing.db.pages import After
 from billing.db.pool import Pool
 from billing.domain.errors import Conflict
 from billing.services import statements
@@ -34,7 +35,7 @@ async def test_draft_collects_approved_lines_and_lists_pending(pool: Pool, scene
         employee_id=None,
         period=MARCH,
         status=None,
-        after=statements.After(),
+        after=After(),
         limit=10,
     )
     assert [(s.status, s.number) for s in page] == [("draft", None)]
@@ -84,7 +85,7 @@ async def test_finalize_numbers_freezes_and_links(pool: Pool, scene: Scene) -> N
         employee_id=scene.me.id,
         period="2025-04",
         status="draft",
-        after=statements.After(),
+        after=After(),
         limit=10,
     )
     detail = await statements.get_statement(pool, ADMIN, april[0].id)

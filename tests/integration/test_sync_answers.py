@@ -82,6 +82,7 @@ async def _refused(pool: Pool, vehicle_id: UUID, result: SyncResult, code: str) 
     assert await pool.fetchval("SELECT count(*) FROM charge_records") == 0
     assert await pool.fetchval("SELECT count(*) FROM line_items") == 0
     row = await pool.fetchrow("SELECT * FROM vehicles WHERE id = $1", vehicle_id)
+    assert row is not None
     assert row["sync_state"] == "failed"
     assert row["last_error"] == result.error
     assert row["not_before"] is not None
@@ -215,6 +216,7 @@ async def test_a_storage_error_fails_its_vehicle_and_the_pass_goes_on(
     assert error is not None
     assert (error["type"], error["code"], error["status"]) == ("STORAGE", "22003", 200)
     row = await pool.fetchrow("SELECT * FROM vehicles WHERE id = $1", bad)
+    assert row is not None
     assert (row["sync_state"], row["consecutive_failures"]) == ("failed", 1)
     assert row["last_error"] == error
     assert row["not_before"] > START  # backed off: not read again on the next tick
@@ -246,6 +248,7 @@ async def test_energy_is_stored_as_received_and_only_the_amount_is_rounded(
     row = await pool.fetchrow(
         "SELECT home_kwh, revision FROM charge_records WHERE charge_date = $1", restated
     )
+    assert row is not None
     assert (row["home_kwh"], row["revision"]) == (Decimal("10.00004"), 2)  # a restatement
     events = await pool.fetchval(
         "SELECT count(*) FROM audit_events WHERE entity = 'charge_record' AND action = 'restate'"
@@ -266,6 +269,7 @@ async def test_the_schema_refuses_energy_that_would_be_rounded_or_does_not_fit(
     # fewer than four decimals read as numeric(10,4) showed them: exactly, padded with zeros
     await pool.execute("UPDATE charge_records SET home_kwh = 10.5, total_kwh = 12")
     row = await pool.fetchrow("SELECT home_kwh, total_kwh FROM charge_records")
+    assert row is not None
     assert (str(row["home_kwh"]), str(row["total_kwh"])) == ("10.5000", "12.0000")
 
 

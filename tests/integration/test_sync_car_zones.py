@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,7 +39,7 @@ async def test_days_of_a_car_in_another_zone_are_its_own_days(
     fleet = await factory.fleet()
     await factory.tariff(fleet, "0.30")
     employee = await factory.employee(fleet, timezone=employee_zone)
-    cars: dict[str, object] = {}
+    cars: dict[str, UUID] = {}
     for _ in range(3):  # consecutive vehicles cycle through the three date forms
         user = sim.create_user(1, timezone=car_zone)
         (car,) = user.vehicle_ids

@@ -38,6 +38,7 @@ async def test_a_vehicle_throttle_in_any_spelling_leaves_the_shared_budget_alone
     row = await pool.fetchrow(
         "SELECT sync_state, not_before FROM vehicles WHERE id = $1", vehicle_id
     )
+    assert row is not None
     assert row["sync_state"] == "throttled"
     # It waits out its own Retry-After.
     assert row["not_before"] >= started + timedelta(seconds=300)

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from billing.api.app import create_app
+from billing.app import create_app
 from billing.config import Settings
 from billing.crypto import TokenCipher, new_key
 from billing.db import vehicles

@@ -18,7 +18,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def _lint(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own virtualenv's tool, fixed arguments
+    return subprocess.run(
         [str(LINT_IMPORTS), "--no-logo", "--no-cache", str(root / "pyproject.toml")],
         cwd=root,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},

@@ -9,6 +9,7 @@ from uuid import UUID
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from billing.api.cookies import bind_browser
 from billing.api.keys import CIPHER, SETTINGS, SMARTCAR
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import pool
@@ -19,8 +20,6 @@ from billing.services.connect import (
     new_binding,
     start_connect,
 )
-from billing.web.cookies import bind_browser
-from billing.web.render import harden
 
 routes = Routes()
 
@@ -49,9 +48,7 @@ def _page(outcome: ConnectOutcome) -> web.Response:
 <h1>{html.escape(outcome.title)}</h1><p>{html.escape(outcome.message)}</p>
 {f"<ul>{rows}</ul>" if rows else ""}<p><a href="/app">Back to the app</a></p>
 </main></body></html>"""
-    response = web.Response(text=body, status=outcome.status, content_type="text/html")
-    harden(response)
-    return response
+    return web.Response(text=body, status=outcome.status, content_type="text/html")
 
 
 @routes.route(

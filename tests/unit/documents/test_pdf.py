@@ -58,7 +58,7 @@ def test_pdf_bytes_are_identical_in_another_process(finalized_pdf: bytes) -> Non
         "from tests.document_factories import statement\n"
         "sys.stdout.buffer.write(render_pdf(statement(lines=30)))\n"
     )
-    other = subprocess.run(  # noqa: S603  # fixed argv: this interpreter and a literal script
+    other = subprocess.run(  # fixed argv: this interpreter and a literal script
         [sys.executable, "-c", script],
         capture_output=True,
         check=True,
@@ -100,4 +100,4 @@ async def test_async_rendering_in_a_process_pool(
     assert await render_pdf_async(finalized) == finalized_pdf
     with ProcessPoolExecutor(max_workers=1) as pool:
         results = await asyncio.gather(render_pdf_async(finalized, pool))
-    assert results == [finalized_pdf]
+    assert list(results) == [finalized_pdf]

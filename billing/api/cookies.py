@@ -1,4 +1,4 @@
-"""The cookies a browser holds: a session id, and the binding of a Connect flow."""
+"""The cookies a browser holds: a web session id, and the binding of a Connect flow."""
 
 from __future__ import annotations
 
