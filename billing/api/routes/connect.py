@@ -31,13 +31,14 @@ class ConnectStartQuery(BaseModel):
 
 
 class ConnectCallbackQuery(BaseModel):
-    # Smartcar may add parameters of its own to the redirect; they are not ours to refuse.
+    # Smartcar may add parameters of its own to the redirect (`error_description` among
+    # them: free text that is never shown); they are not ours to refuse. The bounds keep the
+    # whole address within what the server reads in one line.
     model_config = ConfigDict(extra="ignore")
 
-    code: str | None = Field(default=None, max_length=512)
-    state: str | None = Field(default=None, max_length=2048)
+    code: str | None = Field(default=None, max_length=512, pattern=r"^[\x21-\x7e]*$")
+    state: str | None = Field(default=None, max_length=1024, pattern=r"^[A-Za-z0-9_\-.=]*$")
     error: str | None = Field(default=None, max_length=200)
-    error_description: str | None = Field(default=None, max_length=2000)
 
 
 def _page(outcome: ConnectOutcome) -> web.Response:
