@@ -148,12 +148,17 @@ CREATE INDEX line_items_open ON line_items (fleet_id, employee_id, period)
 -- statement of its employee and currency, while approved; released only from a void one.
 CREATE FUNCTION line_items_statement_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    s statements%ROWTYPE;
+    -- only the columns needed: the statement's snapshot is large and stays untouched
+    s_status text;
+    s_number text;
+    s_employee uuid;
+    s_currency char(3);
+    s_holds boolean;
 BEGIN
     IF OLD.statement_id IS NOT NULL THEN
-        SELECT * INTO s FROM statements WHERE id = OLD.statement_id;
-        IF s.status = 'finalized' THEN
-            RAISE EXCEPTION 'line item % is on finalized statement %', OLD.id, s.number
+        SELECT status, number INTO s_status, s_number FROM statements WHERE id = OLD.statement_id;
+        IF s_status = 'finalized' THEN
+            RAISE EXCEPTION 'line item % is on finalized statement %', OLD.id, s_number
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
         END IF;
         IF TG_OP = 'UPDATE' AND NEW.statement_id IS NOT NULL
@@ -166,11 +171,12 @@ BEGIN
         RETURN OLD;
     END IF;
     IF NEW.statement_id IS NOT NULL AND OLD.statement_id IS NULL THEN
-        SELECT * INTO s FROM statements WHERE id = NEW.statement_id;
-        IF s.status <> 'finalized' OR s.employee_id <> NEW.employee_id
-           OR s.currency <> NEW.currency OR NEW.status <> 'approved'
-           OR NOT NEW.id = ANY(s.line_ids) THEN
-            RAISE EXCEPTION 'line item % does not belong on statement %', NEW.id, s.number
+        SELECT status, number, employee_id, currency, NEW.id = ANY(line_ids)
+            INTO s_status, s_number, s_employee, s_currency, s_holds
+            FROM statements WHERE id = NEW.statement_id;
+        IF s_status <> 'finalized' OR s_employee <> NEW.employee_id
+           OR s_currency <> NEW.currency OR NEW.status <> 'approved' OR NOT s_holds THEN
+            RAISE EXCEPTION 'line item % does not belong on statement %', NEW.id, s_number
                 USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
         END IF;
     END IF;
