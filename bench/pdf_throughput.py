@@ -69,26 +69,30 @@ def document(n: int, lines: int) -> StatementDocument:
     )
 
 
-def _render(args: tuple[int, int]) -> tuple[int, str]:
+def _render(args: tuple[int, int]) -> tuple[int, str, float]:
+    """(size, sha256, CPU seconds) of one statement's PDF, rendered in this process."""
+    started = time.process_time()
     pdf = render_pdf(document(*args))
-    return len(pdf), hashlib.sha256(pdf).hexdigest()
+    return len(pdf), hashlib.sha256(pdf).hexdigest(), time.process_time() - started
 
 
-def single(count: int, lines: int) -> float:
+def single(count: int, lines: int) -> tuple[float, float]:
+    """(PDFs per wall-clock second, CPU seconds per PDF) in this process."""
     for n in range(3):
         _render((n, lines))
     started = time.perf_counter()
-    for n in range(count):
-        _render((n, lines))
-    return count / (time.perf_counter() - started)
+    cpu = sum(_render((n, lines))[2] for n in range(count))
+    return count / (time.perf_counter() - started), cpu / count
 
 
-def pooled(workers: int, count: int, lines: int) -> float:
+def pooled(workers: int, count: int, lines: int) -> tuple[float, float]:
+    """(PDFs per wall-clock second, CPU seconds per PDF) with a pool of `workers` processes."""
     with ProcessPoolExecutor(max_workers=workers) as pool:
         list(pool.map(_render, [(n, lines) for n in range(3 * workers)]))
         started = time.perf_counter()
-        list(pool.map(_render, [(n, lines) for n in range(count)], chunksize=1))
-        return count / (time.perf_counter() - started)
+        results = list(pool.map(_render, [(n, lines) for n in range(count)], chunksize=1))
+        wall = time.perf_counter() - started
+    return count / wall, sum(result[2] for result in results) / count
 
 
 def main() -> None:
@@ -97,14 +101,21 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=60, help="PDFs per measurement")
     parser.add_argument("--pool", type=int, action="append", help="pool sizes (default 2)")
     args = parser.parse_args()
-    size, digest = _render((0, args.lines))
-    print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} at start")
+    cores = os.cpu_count() or 1
+    size, digest, _ = _render((0, args.lines))
+    print(f"cpus {cores}, load average {os.getloadavg()[0]:.2f} at start")
     print(f"statement of {args.lines} lines: {size} bytes, sha256 {digest[:16]}…")
-    rate = single(args.count, args.lines)
-    print(f"single process : {rate:6.2f} PDFs/s ({1000 / rate:6.1f} ms each)")
+    rate, cpu = single(args.count, args.lines)
+    print(
+        f"single process : {rate:6.2f} PDFs/s wall, {cpu * 1000:6.1f} CPU ms per PDF "
+        f"(= {1 / cpu:5.2f} PDFs/s per idle core)"
+    )
     for workers in args.pool or [2]:
-        rate = pooled(workers, args.count, args.lines)
-        print(f"pool of {workers}      : {rate:6.2f} PDFs/s")
+        rate, cpu = pooled(workers, args.count, args.lines)
+        print(
+            f"pool of {workers}      : {rate:6.2f} PDFs/s wall, {cpu * 1000:6.1f} CPU ms per PDF "
+            f"(= {min(workers, cores) / cpu:5.2f} PDFs/s on {min(workers, cores)} idle cores)"
+        )
     print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 

@@ -109,6 +109,8 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 def _money(value: Any, currency: str, what: str) -> Any:
     """Money with the currency's exponent; leaves anything else to field validation."""
+    if isinstance(value, float):
+        raise ValueError(f"{what} must be a Decimal or a decimal string, never a float")
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         return value
     try:

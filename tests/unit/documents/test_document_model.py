@@ -184,3 +184,13 @@ def test_snapshot_round_trip_property(values: list[tuple[int, int]], currency: s
     assert again == doc
     assert canonical_json(again) == canonical_json(doc)
     assert again.total == sum(Decimal(m).scaleb(-digits) for m, _ in values)
+
+
+def test_floats_are_refused_and_database_scales_are_normalised() -> None:
+    raw = statement(lines=1).model_dump()
+    with pytest.raises(ValidationError, match="never a float"):
+        StatementDocument.model_validate({**raw, "total": 4.25})
+    wide = {**raw, "total": Decimal("4.2500"), "lines": [{**raw["lines"][0], "amount": "4.2500"}]}
+    doc = StatementDocument.model_validate(wide)
+    assert doc.model_dump(mode="json")["total"] == "4.25"
+    assert doc == statement(lines=1)

@@ -222,3 +222,8 @@ def test_csv_and_datev_round_trip_property(values: list[tuple[Decimal, int]]) ->
     movements = parse_datev_lodas(render_datev_lodas(rows, DATEV)).movements
     assert [m.amount for m in movements] == [row.amount for row in rows]
     assert sum(m.amount for m in movements) == sum(row.amount for row in rows)
+
+
+def test_datev_payroll_period_must_be_a_period() -> None:
+    with pytest.raises(ExportError, match="not a period"):
+        render_datev_lodas(_rows(), DATEV, payroll_period="2026-13")

@@ -6,12 +6,17 @@ import asyncio
 import io
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from pypdf import PdfReader
 
-from billing.documents.pdf import ExternalResourceRefused, render_html_pdf, render_pdf
+from billing.documents.pdf import (
+    ExternalResourceRefused,
+    pdf_process_pool,
+    render_html_pdf,
+    render_pdf,
+    render_pdf_async,
+)
 from billing.domain.documents import StatementDocument
 from tests.document_factories import credit_note, statement
 
@@ -95,9 +100,10 @@ def test_templates_may_not_fetch_anything() -> None:
 async def test_async_rendering_in_a_process_pool(
     finalized: StatementDocument, finalized_pdf: bytes
 ) -> None:
-    from billing.documents.pdf import render_pdf_async
-
     assert await render_pdf_async(finalized) == finalized_pdf
-    with ProcessPoolExecutor(max_workers=1) as pool:
-        results = await asyncio.gather(render_pdf_async(finalized, pool))
-    assert results == [finalized_pdf]
+    with pdf_process_pool(workers=1) as pool:
+        results = await asyncio.gather(
+            render_pdf_async(finalized, pool), render_pdf_async(credit_note(), pool)
+        )
+    assert results[0] == finalized_pdf
+    assert "C-2026-00003" in _text(results[1])
