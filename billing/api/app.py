@@ -10,7 +10,7 @@ from aiohttp import web
 
 from billing.api.auth import auth_middleware
 from billing.api.idempotency import idempotency_middleware
-from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS, SMARTCAR
+from billing.api.keys import CIPHER, METRICS, OPENAPI, PDF_EXECUTOR, POOL, SETTINGS, SMARTCAR
 from billing.api.metrics import HttpMetrics
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
@@ -35,6 +35,7 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.pool import create_pool
+from billing.documents.pdf import pdf_process_pool
 from billing.smartcar.client import SmartcarClient
 
 ROUTE_GROUPS = [
@@ -59,6 +60,13 @@ async def _smartcar(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         app[SMARTCAR] = SmartcarClient.from_settings(session, app[SETTINGS])
         yield
+
+
+async def _pdf_executor(app: web.Application) -> AsyncIterator[None]:
+    executor = pdf_process_pool(2)  # workers start on the first PDF, not with the server
+    app[PDF_EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -86,4 +94,5 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_document(operations, version=version("fleet-billing"))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_smartcar)
+    app.cleanup_ctx.append(_pdf_executor)
     return app
