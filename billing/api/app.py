@@ -10,7 +10,7 @@ from aiohttp import web
 
 from billing.api.auth import auth_middleware
 from billing.api.idempotency import idempotency_middleware
-from billing.api.keys import CIPHER, METRICS, OPENAPI, POOL, SETTINGS, SMARTCAR
+from billing.api.keys import CIPHER, METRICS, OPENAPI, PDF_EXECUTOR, POOL, SETTINGS, SMARTCAR
 from billing.api.metrics import HttpMetrics, request_id_middleware
 from billing.api.openapi import build_document
 from billing.api.problems import problem_middleware
@@ -41,6 +41,7 @@ from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
 from billing.db.pool import create_pool
 from billing.db.vehicles import check_secret_key
+from billing.documents.pdf import pdf_process_pool
 from billing.domain.apikeys import FailureLimiter
 from billing.smartcar.client import SmartcarClient
 
@@ -69,6 +70,13 @@ async def _smartcar(app: web.Application) -> AsyncIterator[None]:
     async with aiohttp.ClientSession() as session:
         app[SMARTCAR] = SmartcarClient.from_settings(session, app[SETTINGS])
         yield
+
+
+async def _pdf_executor(app: web.Application) -> AsyncIterator[None]:
+    executor = pdf_process_pool(2)  # workers start on the first PDF, not with the server
+    app[PDF_EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -110,4 +118,5 @@ def create_api(settings: Settings) -> web.Application:
     app[OPENAPI] = build_document(operations, version=version("fleet-billing"))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_smartcar)
+    app.cleanup_ctx.append(_pdf_executor)
     return app

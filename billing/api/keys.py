@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
+
 from aiohttp import web
 
 from billing.api.metrics import HttpMetrics
@@ -19,3 +21,5 @@ SMARTCAR = web.AppKey("smartcar", SmartcarClient)
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 METRICS = web.AppKey("metrics", HttpMetrics)
+# PDFs render in worker processes, so rendering never holds the event loop or its GIL
+PDF_EXECUTOR = web.AppKey("pdf_executor", Executor)

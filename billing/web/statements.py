@@ -9,7 +9,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from billing.api.keys import POOL
+from billing.api.keys import PDF_EXECUTOR, POOL
 from billing.db import master, views
 from billing.db.pages import After
 from billing.domain.access import Principal
@@ -196,7 +196,9 @@ async def void(request: web.Request) -> web.StreamResponse:
 @routes.get("/app/statements/{id}/pdf")
 async def statement_pdf(request: web.Request) -> web.Response:
     statement_id = _id(request)
-    content = await pdfs.statement_pdf(request.app[POOL], who(request), statement_id)
+    content = await pdfs.statement_pdf(
+        request.app[POOL], who(request), statement_id, executor=request.app[PDF_EXECUTOR]
+    )
     return web.Response(
         body=content,
         content_type="application/pdf",

@@ -144,40 +144,56 @@ CREATE INDEX line_items_statement ON line_items (statement_id) WHERE statement_i
 CREATE INDEX line_items_open ON line_items (fleet_id, employee_id, period)
     WHERE statement_id IS NULL AND status IN ('approved', 'pending');
 
--- A line on a finalized statement never changes; a line is linked only to a finalized
--- statement of its employee and currency, while approved; released only from a void one.
+-- A line on a finalized statement never changes, and leaves a statement only when it is void
+-- (released for the next draft). Checked per row, but only for lines already on a statement.
 CREATE FUNCTION line_items_statement_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    s statements%ROWTYPE;
+    -- only the columns needed: the statement's snapshot is large and stays untouched
+    s_status text;
+    s_number text;
 BEGIN
-    IF OLD.statement_id IS NOT NULL THEN
-        SELECT * INTO s FROM statements WHERE id = OLD.statement_id;
-        IF s.status = 'finalized' THEN
-            RAISE EXCEPTION 'line item % is on finalized statement %', OLD.id, s.number
-                USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
-        END IF;
-        IF TG_OP = 'UPDATE' AND NEW.statement_id IS NOT NULL
-           AND NEW.statement_id <> OLD.statement_id THEN
-            RAISE EXCEPTION 'line item % moves between statements only by being released', OLD.id
-                USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
-        END IF;
+    SELECT status, number INTO s_status, s_number FROM statements WHERE id = OLD.statement_id;
+    IF s_status = 'finalized' THEN
+        RAISE EXCEPTION 'line item % is on finalized statement %', OLD.id, s_number
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
     END IF;
-    IF NEW.statement_id IS NOT NULL AND OLD.statement_id IS NULL THEN
-        SELECT * INTO s FROM statements WHERE id = NEW.statement_id;
-        IF s.status <> 'finalized' OR s.employee_id <> NEW.employee_id
-           OR s.currency <> NEW.currency OR NEW.status <> 'approved'
-           OR NOT NEW.id = ANY(s.line_ids) THEN
-            RAISE EXCEPTION 'line item % does not belong on statement %', NEW.id, s.number
-                USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
-        END IF;
+    IF NEW.statement_id IS NOT NULL AND NEW.statement_id <> OLD.statement_id THEN
+        RAISE EXCEPTION 'line item % moves between statements only by being released', OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
     END IF;
     RETURN NEW;
 END $$;
 CREATE TRIGGER line_items_statement_guard BEFORE UPDATE OR DELETE ON line_items
-    FOR EACH ROW EXECUTE FUNCTION line_items_statement_guard();
+    FOR EACH ROW WHEN (OLD.statement_id IS NOT NULL)
+    EXECUTE FUNCTION line_items_statement_guard();
+
+-- A line is linked only to a finalized statement of its employee and currency that lists it,
+-- and only while approved. Checked once per statement over all linked rows (a month-end links
+-- hundreds of thousands at once).
+CREATE FUNCTION line_items_link_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad uuid;
+BEGIN
+    -- every line a statement holds after the update (lines already on a finalized statement
+    -- cannot change at all, so these are the newly linked ones and the untouched)
+    SELECT n.id INTO bad
+    FROM linked_new n LEFT JOIN statements s ON s.id = n.statement_id
+    WHERE n.statement_id IS NOT NULL
+      AND (s.status IS DISTINCT FROM 'finalized' OR s.employee_id <> n.employee_id
+           OR s.currency <> n.currency OR n.status <> 'approved' OR NOT n.id = ANY(s.line_ids))
+    LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'line item % does not belong on that statement', bad
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'line_items_on_statement';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER line_items_link_check AFTER UPDATE ON line_items
+    REFERENCING NEW TABLE AS linked_new
+    FOR EACH STATEMENT EXECUTE FUNCTION line_items_link_check();
 
 CREATE TABLE credit_notes (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -344,6 +360,8 @@ DROP TRIGGER line_items_amount_minor_unit ON line_items;
 CREATE TRIGGER line_items_amount_minor_unit BEFORE INSERT OR UPDATE ON line_items
     FOR EACH ROW EXECUTE FUNCTION line_items_check_amount();
 DROP FUNCTION line_items_statement_guard();
+DROP TRIGGER line_items_link_check ON line_items;
+DROP FUNCTION line_items_link_check();
 DROP INDEX line_items_open;
 DROP INDEX line_items_statement;
 ALTER TABLE line_items DROP CONSTRAINT line_items_statement_id_fkey;

@@ -13,6 +13,8 @@ from aiohttp.test_utils import TestClient
 from billing.db import apikeys, line_items
 from billing.db.pool import Pool
 from billing.domain.decisions import DecisionConflict, Requested
+from billing.services import statements
+from tests.close_scene import ADMIN, NOW
 from tests.factories import Factory
 from tests.line_item_factories import Scene, build_scene
 
@@ -253,15 +255,17 @@ async def test_reject_then_reopen_then_approve(client: Client, scene: Scene, poo
 
 async def test_reopen_refused_once_on_a_statement(client: Client, scene: Scene) -> None:
     record = await scene.items.charge_record(scene.vehicle_of(scene.me), DAY)
-    item = await scene.items.line_item(
-        record,
-        scene.tariff,
-        status="approved",
-        statement_id=scene.fleet.id,  # any id: the column marks the item as issued
-    )
+    item = await scene.items.line_item(record, scene.tariff, status="approved")
+    period = DAY.strftime("%Y-%m")
+    pool = scene.items.pool
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=period)
+    await statements.finalize_period(pool, ADMIN, fleet_id=scene.fleet.id, period=period, now=NOW)
+    async with pool.acquire() as conn:
+        linked = await line_items.get_line_item(conn, item.id)
+    assert linked.statement_id is not None
     resp = await client.post(
         f"/v1/line-items/{item.id}/reopen",
-        json={"version": 1, "reason": "oops"},
+        json={"version": linked.version, "reason": "oops"},
         headers=auth(scene),
     )
     assert resp.status == 409

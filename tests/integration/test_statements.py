@@ -109,3 +109,18 @@ async def test_void_releases_lines_and_keeps_the_number(pool: Pool, scene: Scene
     assert (second.number, second.total) == ("S-2025-00002", first.total)
     with pytest.raises(asyncpg.CheckViolationError):
         await pool.execute("UPDATE statements SET void_reason = 'x' WHERE id = $1", first.id)
+
+
+async def test_the_database_links_a_line_only_to_a_finalized_statement_listing_it(
+    pool: Pool, scene: Scene
+) -> None:
+    (mine,) = await approved_days(scene, scene.me.id, [1])
+    (theirs,) = await approved_days(scene, scene.colleague.id, [2])
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
+    draft = await pool.fetchval("SELECT id FROM statements WHERE employee_id = $1", scene.me.id)
+    link = "UPDATE line_items SET statement_id = $1, version = version + 1 WHERE id = $2"
+    with pytest.raises(asyncpg.CheckViolationError, match="does not belong"):
+        await pool.execute(link, draft, mine.id)  # a draft holds no lines
+    await statements.finalize_statement(pool, ADMIN, draft, now=NOW)
+    with pytest.raises(asyncpg.CheckViolationError, match="does not belong"):
+        await pool.execute(link, draft, theirs.id)  # not its employee, not listed

@@ -15,6 +15,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.smartcar_rate_burst == 120
     assert settings.smartcar_rate_per_minute == 2
     assert settings.sync_lookback_days == 7
+    assert settings.statement_grace_days == 3
     assert str(settings.smartcar_api_url) == "https://api.smartcar.com/"
 
 
@@ -28,6 +29,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("BILLING_SMARTCAR_RATE_BURST", "0", "BILLING_SMARTCAR_RATE_BURST"),
         ("BILLING_LOG_FORMAT", "xml", "BILLING_LOG_FORMAT"),
         ("BILLING_SMARTCAR_API_URL", "not a url", "BILLING_SMARTCAR_API_URL"),
+        ("BILLING_STATEMENT_GRACE_DAYS", "-1", "BILLING_STATEMENT_GRACE_DAYS"),
     ],
 )
 def test_invalid_values_fail_with_one_line_naming_the_variable(

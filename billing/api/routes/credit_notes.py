@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from billing.api.keys import PDF_EXECUTOR
 from billing.api.queries import CreditNoteQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
@@ -84,5 +85,7 @@ async def get_credit_note(request: web.Request) -> CreditNote:
 )
 async def get_credit_note_pdf(request: web.Request) -> web.Response:
     note_id = path_id(request)
-    content = await pdfs.credit_note_pdf(pool(request), principal(request), note_id)
+    content = await pdfs.credit_note_pdf(
+        pool(request), principal(request), note_id, executor=request.app[PDF_EXECUTOR]
+    )
     return pdf_response(content, f"credit-note-{note_id}")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from billing.api.keys import PDF_EXECUTOR
 from billing.api.queries import StatementQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
@@ -148,5 +149,7 @@ async def void_statement(request: web.Request, body: VoidBody) -> Statement:
 )
 async def get_statement_pdf(request: web.Request) -> web.Response:
     statement_id = path_id(request)
-    content = await pdfs.statement_pdf(pool(request), principal(request), statement_id)
+    content = await pdfs.statement_pdf(
+        pool(request), principal(request), statement_id, executor=request.app[PDF_EXECUTOR]
+    )
     return pdf_response(content, f"statement-{statement_id}")
