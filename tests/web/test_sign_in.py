@@ -138,3 +138,15 @@ async def test_the_api_still_wants_a_bearer_key_and_ignores_the_session(
     await sign_in(client, scene.keys["manager"])
     response = await client.get("/v1/line-items")
     assert response.status == 401
+
+
+async def test_an_expired_key_ends_its_sessions(client: Client, scene: Scene, pool: Pool) -> None:
+    await sign_in(client, scene.keys["manager"])
+    prefix = scene.keys["manager"].rpartition("_")[0]
+    await pool.execute(
+        "UPDATE api_keys SET created_at = now() - interval '2 hours',"
+        " expires_at = now() - interval '1 minute' WHERE prefix = $1",
+        prefix,
+    )
+    response = await client.get("/app", allow_redirects=False)
+    assert response.status == 303
