@@ -20,6 +20,11 @@ _CONFLICTS = {
     "line_items_decided_frozen": "the line item is already decided; its money cannot change",
 }
 
+# Checks whose violation is bad input we can name in our own words.
+_INVALID = {
+    "employees_cap_minor_unit": "monthly_cap has more decimals than the fleet's currency has",
+}
+
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
@@ -40,5 +45,7 @@ def translate_errors() -> Iterator[None]:
         name = exc.constraint_name or ""
         if name in _CONFLICTS:
             raise Conflict(_CONFLICTS[name]) from None
+        if name in _INVALID:
+            raise InvalidData(_INVALID[name]) from None
         log.info("check refused: %s (%s)", name, exc.message)
         raise InvalidData("breaks a rule the stored data must keep") from None
