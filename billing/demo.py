@@ -174,7 +174,8 @@ async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
     )
     headers = {"Authorization": f"Bearer {manager_key}"}
     connected = 0
-    async with aiohttp.ClientSession() as browser:
+    # a browser keeps the Connect cookie (which binds the link to it), also for an IP host
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         for row in employees:
             start = f"{api_url}/v1/connect/start?employee_id={row['id']}"
             async with browser.get(start, headers=headers, allow_redirects=False) as response:

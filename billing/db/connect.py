@@ -1,4 +1,7 @@
-"""Storing what Smartcar Connect hands back: the connection's tokens and the user's vehicles."""
+"""Storing what Smartcar Connect hands back: the connection's tokens and the user's vehicles.
+
+The rules (who may link what) live in `billing.services.connect`; these are its data steps.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,14 @@ _c = queries("connections")
 @dataclass(frozen=True, slots=True)
 class LinkedVehicle:
     smartcar_vehicle_id: str
-    vehicle_id: UUID | None  # None: the vehicle belongs to another fleet and was not linked
+    vehicle_id: UUID | None  # None: registered for someone else (anywhere), so not linked
     reconnected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserConnection:
+    id: UUID
+    employee_id: UUID
 
 
 async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool:
@@ -29,22 +38,26 @@ async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool
     return await conn.fetchval(_q.consume_state, nonce, employee_id) is not None
 
 
-async def store_connection(
+async def connection_for_user(conn: Connection, smartcar_user_id: str) -> UserConnection | None:
+    """The connection of this Smartcar user, locked, if there is one."""
+    row = await conn.fetchrow(_c.connection_for_user, smartcar_user_id)
+    return UserConnection(row["id"], row["employee_id"]) if row is not None else None
+
+
+async def store_tokens(
     conn: Connection,
     cipher: TokenCipher,
     *,
+    existing: UserConnection | None,
     employee: Employee,
     smartcar_user_id: str,
     grant: TokenGrant,
-    vehicle_ids: list[str],
-    now: datetime,
-    actor: str,
-) -> list[LinkedVehicle]:
+) -> tuple[UUID, str]:
+    """The connection id and "create" or "reconnect" (of the same employee's connection)."""
     access = cipher.encrypt(grant.access_token.get_secret_value())
     refresh = cipher.encrypt(grant.refresh_token.get_secret_value())
-    connection_id = await conn.fetchval(_c.connection_for_user, smartcar_user_id)
-    if connection_id is None:
-        connection_id = await conn.fetchval(
+    if existing is None:
+        connection_id: UUID = await conn.fetchval(
             _c.insert_connection,
             employee.id,
             smartcar_user_id,
@@ -55,6 +68,8 @@ async def store_connection(
         )
         action = "create"
     else:
+        assert existing.employee_id == employee.id
+        connection_id = existing.id
         await conn.execute(
             _c.replace_connection_tokens,
             connection_id,
@@ -68,19 +83,19 @@ async def store_connection(
     await conn.execute(
         _c.add_fingerprint, fingerprint(grant.refresh_token.get_secret_value()), connection_id
     )
-    await audit.record(
-        conn,
-        actor=actor,
-        fleet_id=employee.fleet_id,
-        entity="connection",
-        entity_id=connection_id,
-        action=action,
-        after={
-            "employee_id": str(employee.id),
-            "smartcar_user_id": smartcar_user_id,
-            "vehicles": vehicle_ids,
-        },
-    )
+    return connection_id, action
+
+
+async def link_vehicles(
+    conn: Connection,
+    *,
+    employee: Employee,
+    connection_id: UUID,
+    vehicle_ids: list[str],
+    now: datetime,
+    actor: str,
+) -> list[LinkedVehicle]:
+    """Link each vehicle to the employee unless it is registered for anyone else."""
     linked = []
     for smartcar_id in vehicle_ids:
         row = await conn.fetchrow(
@@ -109,3 +124,42 @@ async def store_connection(
         )
         linked.append(LinkedVehicle(smartcar_id, row["id"], not row["inserted"]))
     return linked
+
+
+async def record_connection(
+    conn: Connection,
+    *,
+    employee: Employee,
+    connection_id: UUID,
+    action: str,
+    smartcar_user_id: str,
+    linked: list[LinkedVehicle],
+    actor: str,
+) -> None:
+    """The connection's audit event: only the vehicles linked here are named (a vehicle of
+    another fleet never appears in this fleet's audit)."""
+    await audit.record(
+        conn,
+        actor=actor,
+        fleet_id=employee.fleet_id,
+        entity="connection",
+        entity_id=connection_id,
+        action=action,
+        after={
+            "employee_id": str(employee.id),
+            "smartcar_user_id": smartcar_user_id,
+            "vehicles": [v.smartcar_vehicle_id for v in linked if v.vehicle_id is not None],
+        },
+    )
+
+
+async def record_refused(conn: Connection, *, employee: Employee, reason: str, actor: str) -> None:
+    await audit.record(
+        conn,
+        actor=actor,
+        fleet_id=employee.fleet_id,
+        entity="employee",
+        entity_id=employee.id,
+        action="connect_refused",
+        after={"reason": reason},
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import logging
 import secrets
@@ -19,12 +21,14 @@ from billing.crypto import BadState, sign_state, verify_state
 from billing.db import connect, master
 from billing.db.pool import transaction
 from billing.domain.errors import Conflict, Forbidden
+from billing.services.connect import complete_connect
 from billing.smartcar.errors import SmartcarError
 
 routes = Routes()
 log = logging.getLogger(__name__)
 SCOPES = "read_charge_records read_vehicle_info"
 STATE_TTL = timedelta(minutes=30)
+BROWSER_COOKIE = "fb_connect"
 # What Connect's `error` values mean, in our words: its free-text description is never shown.
 CONNECT_ERRORS = {
     "access_denied": "You did not allow access to your car.",
@@ -47,6 +51,10 @@ class ConnectCallbackQuery(BaseModel):
     state: str | None = Field(default=None, max_length=2048)
     error: str | None = Field(default=None, max_length=200)
     error_description: str | None = Field(default=None, max_length=2000)
+
+
+def _browser_hash(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode(errors="replace")).hexdigest()
 
 
 def _page(title: str, message: str, status: int, items: list[str] | None = None) -> web.Response:
@@ -83,6 +91,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
         )
     assert settings.secret_key is not None
     expires = datetime.now(UTC) + STATE_TTL
+    browser = secrets.token_urlsafe(32)
     state = sign_state(
         settings.secret_key.get_secret_value(),
         {
@@ -90,6 +99,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
             "nonce": secrets.token_urlsafe(24),
             "exp": int(expires.timestamp()),
             "by": who.actor,
+            "browser": _browser_hash(browser),
         },
     )
     target = (
@@ -105,7 +115,18 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
             state=state,
         )
     )
-    raise web.HTTPFound(str(target))
+    found = web.HTTPFound(str(target))
+    # The state only works in the browser that started the flow (a forwarded link does not).
+    found.set_cookie(
+        BROWSER_COOKIE,
+        browser,
+        max_age=int(STATE_TTL.total_seconds()),
+        path="/v1/connect",
+        httponly=True,
+        samesite="Lax",
+        secure=str(settings.smartcar_redirect_uri).startswith("https:"),
+    )
+    raise found
 
 
 @routes.route(
@@ -116,7 +137,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
     query=ConnectCallbackQuery,
     public=True,
     raw_response="text/html",
-    html_errors=(400, 502),
+    html_errors=(400, 409, 502),
 )
 async def connect_callback(request: web.Request, query: ConnectCallbackQuery) -> web.Response:
     settings = request.app[SETTINGS]
@@ -133,6 +154,17 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
         employee_id = UUID(str(payload["employee_id"]))
     except ValueError:
         return _page("This link is not valid", "The state is malformed. Please start again.", 400)
+    cookie = request.cookies.get(BROWSER_COOKIE, "")
+    bound = str(payload.get("browser", ""))
+    if not bound or not hmac.compare_digest(
+        _browser_hash(cookie).encode(), bound.encode(errors="replace")
+    ):
+        return _page(
+            "This link belongs to another browser",
+            "A connection link only works in the browser that started it, for the person who "
+            "started it. Nothing was changed. Please start connecting again yourself.",
+            400,
+        )
     client = request.app[SMARTCAR]
     now = datetime.now(UTC)
     async with transaction(pool(request)) as conn:
@@ -163,7 +195,7 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
                 "Smartcar could not complete the connection. Please try again.",
                 502,
             )
-        linked = await connect.store_connection(
+        result = await complete_connect(
             conn,
             request.app[CIPHER],
             employee=employee,
@@ -173,10 +205,17 @@ async def connect_callback(request: web.Request, query: ConnectCallbackQuery) ->
             now=now,
             actor=str(payload.get("by", "connect")),
         )
+    if result.refused is not None:
+        return _page(
+            "Your car was not connected",
+            f"Nothing was changed: {result.refused}. Your fleet manager can move it to you.",
+            409,
+        )
+    linked = result.linked
     lines = [
         f"{v.smartcar_vehicle_id}: "
         + (
-            "already registered, not linked (your fleet manager can help)"
+            "registered for someone else, not linked (your fleet manager can help)"
             if v.vehicle_id is None
             else "reconnected"
             if v.reconnected

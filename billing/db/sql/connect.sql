@@ -5,6 +5,7 @@ RETURNING nonce;
 
 -- name: link_vehicle
 -- A vehicle seen before keeps its row (and its history); reconnecting makes it readable again.
+-- Only its own employee reconnects it: a vehicle of anyone else is never moved (no row back).
 INSERT INTO vehicles AS v
     (fleet_id, employee_id, connection_id, smartcar_vehicle_id, make, access_granted_on,
      next_sync_at)
@@ -16,5 +17,5 @@ ON CONFLICT (smartcar_vehicle_id) DO UPDATE SET
     sync_state = CASE WHEN v.synced_through IS NULL THEN 'new' ELSE 'ok' END,
     last_error = NULL, not_before = NULL, consecutive_failures = 0, next_sync_at = now(),
     updated_at = now()
-WHERE v.fleet_id = EXCLUDED.fleet_id
+WHERE v.fleet_id = EXCLUDED.fleet_id AND v.employee_id = EXCLUDED.employee_id
 RETURNING v.id, (v.xmax = 0) AS inserted;

@@ -29,7 +29,7 @@ ORDER BY refresh_issued_at
 LIMIT $2;
 
 -- name: connection_for_user
-SELECT id FROM smartcar_connections WHERE smartcar_user_id = $1 FOR UPDATE;
+SELECT id, employee_id FROM smartcar_connections WHERE smartcar_user_id = $1 FOR UPDATE;
 
 -- name: insert_connection
 INSERT INTO smartcar_connections
