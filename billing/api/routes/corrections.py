@@ -9,6 +9,7 @@ from billing.api.routes.common import path_id, pool
 from billing.db import corrections, master
 from billing.db.pool import transaction
 from billing.domain.corrections import Correction, CorrectionBody
+from billing.services import money
 
 routes = Routes()
 
@@ -45,4 +46,4 @@ async def apply_tariff_correction(request: web.Request, body: CorrectionBody) ->
     async with transaction(pool(request)) as conn:
         tariff = await master.get_tariff(conn, path_id(request))
         who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
-        return await corrections.apply(conn, tariff, body, actor=who.actor)
+        return await money.apply_correction(conn, who, tariff, body)

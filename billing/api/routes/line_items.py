@@ -25,6 +25,7 @@ from billing.domain.line_items import (
     RejectBody,
     ReopenBody,
 )
+from billing.services import money
 
 routes = Routes()
 
@@ -40,7 +41,7 @@ async def _decide(
     """Decide in one transaction; a conflict names each offending item in `errors`."""
     try:
         async with transaction(pool(request)) as conn:
-            return await line_items.decide(conn, principal(request), requests)
+            return await money.decide(conn, principal(request), requests)
     except DecisionConflict as exc:
         errors = [
             {"field": fields[c.index], "message": f"line item {c.id} {c.problem}"}
