@@ -25,6 +25,7 @@ from billing.api.routes import (
     fleets,
     health,
     line_items,
+    reassignments,
     summary,
     tariffs,
     vehicles,
@@ -49,6 +50,7 @@ ROUTE_GROUPS = [
     changes.routes,
     summary.routes,
     connect.routes,
+    reassignments.routes,
     assets.routes,
 ]
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
 from billing.domain.changes import FeedEntity
 from billing.domain.line_items import LineItemKind, LineItemStatus, Period
-from billing.domain.models import Entity, SyncState
+from billing.domain.models import Entity, ReassignmentStatus, SyncState
 
 
 class PageQuery(BaseModel):
@@ -40,6 +40,11 @@ class TariffQuery(PageQuery):
     fleet_id: UUID | None = None
     employee_id: UUID | None = None
     on: IsoDate | None = None
+
+
+class ReassignmentQuery(PageQuery):
+    fleet_id: UUID | None = None
+    status: ReassignmentStatus | None = None
 
 
 class AuditQuery(PageQuery):

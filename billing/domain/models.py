@@ -272,6 +272,34 @@ class AuditEvent(Record):
     after: dict[str, Any] | None
 
 
+# Reassignments
+
+
+ReassignmentStatus = Literal["pending", "accepted", "refused"]
+
+
+class Reassignment(Record):
+    """A car or Smartcar account that Connect found registered for a colleague: Connect never
+    moves it; a manager accepts (it moves to `employee_id`) or refuses."""
+
+    id: UUID
+    fleet_id: UUID
+    employee_id: UUID = Field(description="the employee who connected it and would get it")
+    current_employee_id: UUID = Field(description="the employee it is registered for now")
+    connection_id: UUID | None = Field(description="the whole Smartcar account, if set")
+    vehicle_id: UUID | None = Field(description="one vehicle, if set")
+    status: ReassignmentStatus
+    requested_by: str
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class ReassignmentPage(Record):
+    items: list[Reassignment]
+    next_cursor: str | None
+
+
 # Lists: `{"items": [...], "next_cursor": ...}`
 
 

@@ -6,6 +6,8 @@
 - `smartcar_refresh_fingerprints`: the SHA-256 of every refresh token a connection was ever
   given, so importing a token of a chain already stored finds that connection instead of
   starting a second one that would share (and break) the rotating chain.
+- `reassignments`: what Connect found registered for a colleague, for a manager to accept or
+  refuse (Connect itself never moves it).
 - `audit_events_made_by`: who made an employee record or a vehicle link, read for every
   decision by a key bound to an employee (segregation of duties).
 - `previous_refresh_enc` is no longer written (a replaced refresh token is never used again);
@@ -40,6 +42,32 @@ CREATE TABLE smartcar_refresh_fingerprints (
 CREATE INDEX smartcar_refresh_fingerprints_connection
     ON smartcar_refresh_fingerprints (connection_id);
 
+-- A car or Smartcar account Connect found registered for a colleague: never moved by the
+-- link, but offered to the fleet's managers to accept or refuse.
+CREATE TABLE reassignments (
+    id                  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    fleet_id            uuid NOT NULL REFERENCES fleets (id),
+    employee_id         uuid NOT NULL,
+    current_employee_id uuid NOT NULL,
+    connection_id       uuid REFERENCES smartcar_connections (id),
+    vehicle_id          uuid REFERENCES vehicles (id),
+    status              text NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'accepted', 'refused')),
+    requested_by        text NOT NULL CHECK (length(requested_by) BETWEEN 1 AND 300),
+    decided_by          text,
+    decided_at          timestamptz,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (employee_id, fleet_id) REFERENCES employees (id, fleet_id),
+    FOREIGN KEY (current_employee_id, fleet_id) REFERENCES employees (id, fleet_id),
+    CHECK ((connection_id IS NULL) <> (vehicle_id IS NULL)),
+    CHECK (employee_id <> current_employee_id),
+    CHECK ((status = 'pending') = (decided_at IS NULL)),
+    CHECK ((status = 'pending') = (decided_by IS NULL))
+);
+CREATE UNIQUE INDEX reassignments_one_pending
+    ON reassignments (coalesce(connection_id, vehicle_id), employee_id) WHERE status = 'pending';
+CREATE INDEX reassignments_fleet ON reassignments (fleet_id, created_at, id);
+
 -- who made an employee record or a vehicle link (segregation of duties reads it per decision)
 CREATE INDEX audit_events_made_by ON audit_events (actor)
     WHERE (entity = 'employee' AND action = 'create')
@@ -48,6 +76,7 @@ CREATE INDEX audit_events_made_by ON audit_events (actor)
 
 DOWNGRADE = """
 DROP INDEX audit_events_made_by;
+DROP TABLE reassignments;
 DROP TABLE smartcar_refresh_fingerprints;
 UPDATE smartcar_connections SET state = 'needs_reauth' WHERE state = 'needs_key';
 ALTER TABLE smartcar_connections DROP CONSTRAINT smartcar_connections_state_check;

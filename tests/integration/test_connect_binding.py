@@ -130,3 +130,75 @@ async def test_connect_never_moves_a_vehicle_registered_for_someone_else(
     )
     assert events
     assert strangers not in json.dumps([dict(e) for e in events], default=str)
+
+
+async def test_a_manager_accepts_the_account_connect_found_for_a_colleague(
+    api: Client, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet = await factory.fleet()
+    a1, a2 = await factory.employee(fleet), await factory.employee(fleet)
+    manager = await factory.key("manager", fleet)
+    own = await _consent(await _start(api, manager, a2.id), sim_vehicles="2")
+    assert (await api.get(own.path_qs)).status == 200
+    user_id = await pool.fetchval("SELECT smartcar_user_id FROM smartcar_connections")
+    a1_key = await factory.key("employee", fleet, a1)
+    taken = await _consent(await _start(api, a1_key, a1.id), sim_user=user_id)
+    assert (await api.get(taken.path_qs)).status == 409
+    resp = await api.get(
+        "/v1/reassignments",
+        params={"status": "pending"},
+        headers={"Authorization": f"Bearer {manager}"},
+    )
+    assert resp.status == 200, await resp.text()
+    (offer,) = (await resp.json())["items"]
+    assert offer["employee_id"] == str(a1.id)
+    assert offer["current_employee_id"] == str(a2.id)
+    assert offer["connection_id"] is not None
+    accept = f"/v1/reassignments/{offer['id']}/accept"
+    for key, status in (
+        (a1_key, 403),  # not the employee's own decision
+        (await factory.key("manager", fleet, a1), 403),  # nor a key bound to either of them
+        (await factory.key("manager", fleet, a2), 403),
+        (await factory.key("manager", await factory.fleet()), 404),
+    ):
+        resp = await api.post(accept, headers={"Authorization": f"Bearer {key}"})
+        assert resp.status == status, await resp.text()
+    assert {owner for owner, _ in (await _vehicles(pool)).values()} == {a2.id}
+    resp = await api.post(accept, headers={"Authorization": f"Bearer {manager}"})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["status"] == "accepted"
+    assert {owner for owner, _ in (await _vehicles(pool)).values()} == {a1.id}
+    assert await pool.fetchval("SELECT employee_id FROM smartcar_connections") == a1.id
+    assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE action = 'reassign'") == 1
+    again = await api.post(accept, headers={"Authorization": f"Bearer {manager}"})
+    assert again.status == 409
+
+
+async def test_a_refused_vehicle_reassignment_leaves_the_car_where_it_is(
+    api: Client, sim: Simulator, pool: Pool, factory: Factory
+) -> None:
+    fleet, elsewhere = await factory.fleet(), await factory.fleet()
+    a1, colleague = await factory.employee(fleet), await factory.employee(fleet)
+    stranger = await factory.employee(elsewhere)
+    user = sim.create_user(3)
+    _, colleagues, strangers = user.vehicle_ids
+    for employee, smartcar_id in ((colleague, colleagues), (stranger, strangers)):
+        await pool.execute(
+            "INSERT INTO vehicles (fleet_id, employee_id, smartcar_vehicle_id, make)"
+            " VALUES ($1, $2, $3, 'TESLA')",
+            employee.fleet_id,
+            employee.id,
+            smartcar_id,
+        )
+    key = await factory.key("employee", fleet, a1)
+    callback = await _consent(await _start(api, key, a1.id), sim_user=user.user_id)
+    assert (await api.get(callback.path_qs)).status == 200
+    manager = {"Authorization": f"Bearer {await factory.key('manager', fleet)}"}
+    offers = (await (await api.get("/v1/reassignments", headers=manager)).json())["items"]
+    assert len(offers) == 1  # the colleague's car; nothing about the other fleet's
+    assert offers[0]["current_employee_id"] == str(colleague.id)
+    resp = await api.post(f"/v1/reassignments/{offers[0]['id']}/refuse", headers=manager)
+    assert resp.status == 200, await resp.text()
+    assert (await _vehicles(pool))[colleagues] == (colleague.id, fleet.id)
+    other = {"Authorization": f"Bearer {await factory.key('manager', elsewhere)}"}
+    assert (await (await api.get("/v1/reassignments", headers=other)).json())["items"] == []
