@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from billing.db.pool import Connection
@@ -20,3 +21,15 @@ async def own_of(conn: Connection, who: Principal) -> Own:
     for row in await conn.fetch(_q.made_by_person, who.employee_id):
         (employees if row["entity"] == "employee" else vehicles).add(row["entity_id"])
     return Own(frozenset(employees), frozenset(vehicles))
+
+
+async def prices_own_days(
+    conn: Connection, own: Own, fleet_id: UUID, valid_from: date, valid_to: date | None
+) -> bool:
+    """Whether a fleet tariff over the range would price unpriced days of `own`."""
+    if not own.employees and not own.vehicles:
+        return False
+    found: bool = await conn.fetchval(
+        _q.own_unpriced, fleet_id, list(own.employees), list(own.vehicles), valid_from, valid_to
+    )
+    return found

@@ -16,7 +16,7 @@ from billing.domain.corrections import Correction, CorrectionBody
 from billing.domain.decisions import Requested
 from billing.domain.errors import Forbidden
 from billing.domain.line_items import LineItem
-from billing.domain.models import Employee, Tariff
+from billing.domain.models import Employee, EmployeeUpdate, Tariff, TariffCreate
 
 NEEDS_ANOTHER_MANAGER = "another manager"
 
@@ -50,3 +50,29 @@ async def apply_correction(
                 f"records that employee's keys created); {NEEDS_ANOTHER_MANAGER} applies it"
             )
     return await corrections.apply(conn, tariff, body, actor=who.actor)
+
+
+async def check_may_create_tariff(conn: Connection, who: Principal, body: TariffCreate) -> None:
+    """A fleet tariff prices every unpriced day in its range: not by a key whose own days
+    (see `Own`) are among them."""
+    if body.employee_id is not None:
+        return  # an employee's own tariff: `check_may_price_for`
+    own = await duties.own_of(conn, who)
+    if await duties.prices_own_days(conn, own, body.fleet_id, body.valid_from, body.valid_to):
+        raise Forbidden(
+            "this tariff would price unpriced days of the employee this key is bound to (or of "
+            f"records that employee's keys created); {NEEDS_ANOTHER_MANAGER} creates it"
+        )
+
+
+async def check_may_update(
+    conn: Connection, who: Principal, employee: Employee, body: EmployeeUpdate
+) -> None:
+    """A monthly cap is money: not changed for a record whose money is the key's own."""
+    if "monthly_cap" in body.model_fields_set and (await duties.own_of(conn, who)).holds(
+        employee.id
+    ):
+        raise Forbidden(
+            "this employee record was created by keys of the employee this key is bound to; "
+            f"{NEEDS_ANOTHER_MANAGER} changes its monthly cap"
+        )

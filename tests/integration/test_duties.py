@@ -178,3 +178,44 @@ async def test_an_unbound_manager_and_other_peoples_money_are_unaffected(
     vehicle = await _vehicle(client, office.other, office.colleague.id)
     item = await office.items.priced_day(vehicle, office.tariff, date(2024, 3, 1))
     assert await _approve(client, office.other, item) == 200
+
+
+async def test_a_fleet_tariff_pricing_the_bound_employees_days_needs_another_manager(
+    client: Client, office: Office, pool: Pool
+) -> None:
+    own_vehicle = await office.items.vehicle(office.em)
+    await office.items.charge_record(own_vehicle, date(1990, 1, 5))  # no tariff covers it
+    body = {
+        "fleet_id": str(office.fleet.id),
+        "price_per_kwh": "5.00",
+        "currency": office.fleet.currency,
+        "valid_from": "1990-01-01",
+        "valid_to": "1990-02-01",
+    }
+    resp = await client.post("/v1/tariffs", json=body, headers=office.bound)
+    assert resp.status == 403, await resp.text()
+    assert await pool.fetchval("SELECT count(*) FROM line_items") == 0
+    # a range with none of the employee's unpriced days is fine
+    elsewhere = {**body, "valid_from": "1991-01-01", "valid_to": "1991-02-01"}
+    assert (await client.post("/v1/tariffs", json=elsewhere, headers=office.bound)).status == 201
+    resp = await client.post("/v1/tariffs", json=body, headers=office.other)
+    assert resp.status == 201, await resp.text()
+    assert await pool.fetchval("SELECT count(*) FROM line_items") == 1
+
+
+async def test_the_cap_of_a_record_the_bound_key_made_is_not_its_to_raise(
+    client: Client, office: Office
+) -> None:
+    resp = await client.post(
+        "/v1/employees",
+        json={"fleet_id": str(office.fleet.id), "external_ref": "EM-2", "name": "Me again"},
+        headers=office.bound,
+    )
+    second = (await resp.json())["id"]
+    path = f"/v1/employees/{second}"
+    resp = await client.patch(path, json={"monthly_cap": "999"}, headers=office.bound)
+    assert resp.status == 403, await resp.text()
+    assert (await client.patch(path, json={"name": "Renamed"}, headers=office.bound)).status == 200
+    assert (
+        await client.patch(path, json={"monthly_cap": "50"}, headers=office.other)
+    ).status == 200

@@ -41,6 +41,7 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
             employee = await master.get_employee(conn, body.employee_id)
             who.check_manages(employee.fleet_id, employee.id, what="employee")
             await money.check_may_price_for(conn, who, employee)
+        await money.check_may_create_tariff(conn, who, body)
         tariff = await master.insert_tariff(conn, body)
         await audit.record(
             conn,
