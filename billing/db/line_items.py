@@ -13,7 +13,7 @@ from billing.db import audit, master
 from billing.db.pages import After
 from billing.db.pool import Connection
 from billing.db.queries import queries
-from billing.domain.access import Principal
+from billing.domain.access import NOBODYS, Own, Principal
 from billing.domain.decisions import Requested, plan
 from billing.domain.errors import NotFound
 from billing.domain.line_items import (
@@ -94,7 +94,9 @@ async def get_line_item_detail(conn: Connection, who: Principal, item_id: UUID) 
     return LineItemDetail(**item.model_dump(), evidence=evidence)
 
 
-async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]) -> list[LineItem]:
+async def decide(
+    conn: Connection, who: Principal, requests: Sequence[Requested], own: Own | None = None
+) -> list[LineItem]:
     """Apply every decision or none; call inside a transaction.
 
     The rows are locked in id order before any rule is checked, so concurrent deciders
@@ -106,7 +108,7 @@ async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]
         row["adjusts_id"] for row in await conn.fetch(_q.adjusted_among, list(current))
     )
     decided: list[LineItem] = []
-    for step in plan(who, current, requests, adjusted):
+    for step in plan(who, current, requests, adjusted, own or NOBODYS):
         row = await conn.fetchrow(
             _q.decide_line_item, step.before.id, step.status, who.actor, step.reason
         )

@@ -145,3 +145,7 @@ async def list_tariffs(
 async def lock_fleet_tariffs(conn: Connection, fleet_id: UUID) -> None:
     if await conn.fetchval(_q.lock_fleet_tariffs, fleet_id) is None:
         raise NotFound("no such fleet")
+
+
+async def employee_in_fleet(conn: Connection, employee_id: UUID, fleet_id: UUID) -> bool:
+    return await conn.fetchval(_q.employee_in_fleet, employee_id, fleet_id) is not None

@@ -13,6 +13,24 @@ ROLES: tuple[Role, ...] = ("admin", "manager", "hr", "employee")
 
 
 @dataclass(frozen=True, slots=True)
+class Own:
+    """The money a key's bound employee may not decide or change: the employee's own records,
+    the employee records keys bound to that employee created, and the vehicles they linked
+    (a second record for oneself, or one's car linked to a colleague, is still one's own)."""
+
+    employees: frozenset[UUID] = frozenset()
+    vehicles: frozenset[UUID] = frozenset()
+
+    def holds(self, employee_id: UUID, vehicle_id: UUID | None = None) -> bool:
+        return employee_id in self.employees or (
+            vehicle_id is not None and vehicle_id in self.vehicles
+        )
+
+
+NOBODYS = Own()
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """The caller, as established by its API key."""
 

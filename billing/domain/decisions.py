@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, assert_never
 from uuid import UUID
 
-from billing.domain.access import Principal
+from billing.domain.access import NOBODYS, Own, Principal
 from billing.domain.errors import Conflict, Forbidden, NotFound
 from billing.domain.line_items import LineItem, LineItemStatus
 
@@ -50,11 +50,17 @@ class DecisionConflict(Conflict):
         self.conflicts = tuple(conflicts)
 
 
-def check_may_decide(who: Principal, item: LineItem) -> None:
-    """Admins anywhere, managers in their fleet, except for the employee a key is bound to."""
+def check_may_decide(who: Principal, item: LineItem, own: Own = NOBODYS) -> None:
+    """Admins anywhere, managers in their fleet, except for the employee a key is bound to
+    and what that employee's keys created (`own`)."""
     who.check_sees(item.fleet_id, item.employee_id, what=f"line item: {item.id}")
     if who.employee_id is not None and who.employee_id == item.employee_id:
         raise Forbidden("a key bound to an employee cannot decide that employee's own items")
+    if own.holds(item.employee_id, item.vehicle_id):
+        raise Forbidden(
+            f"line item {item.id} belongs to a record or vehicle created by keys of the employee "
+            "this key is bound to; another manager decides it"
+        )
     who.check_manages(item.fleet_id, item.employee_id, what=f"line item: {item.id}")
 
 
@@ -95,6 +101,7 @@ def plan(
     current: Mapping[UUID, LineItem],
     requests: Sequence[Requested],
     adjusted: frozenset[UUID] = frozenset(),
+    own: Own = NOBODYS,
 ) -> list[Transition]:
     """The transitions for `requests` against the locked `current` items, all or nothing.
 
@@ -108,7 +115,7 @@ def plan(
         if item is None or not who.sees(item.fleet_id, item.employee_id):
             raise NotFound(f"no such line item: {request.id}")
     for request in requests:
-        check_may_decide(who, current[request.id])
+        check_may_decide(who, current[request.id], own)
     conflicts: list[ItemConflict] = []
     transitions: list[Transition] = []
     for index, request in enumerate(requests):

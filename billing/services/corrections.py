@@ -8,6 +8,7 @@ from billing.db import corrections, master
 from billing.db.pool import Pool, transaction
 from billing.domain.access import Principal
 from billing.domain.corrections import Correction, CorrectionBody
+from billing.services import money
 
 
 async def preview_correction(
@@ -25,4 +26,4 @@ async def apply_correction(
     async with transaction(pool) as conn:
         tariff = await master.get_tariff(conn, tariff_id)
         who.check_manages(tariff.fleet_id, tariff.employee_id, what="tariff")
-        return await corrections.apply(conn, tariff, body, actor=who.actor)
+        return await money.apply_correction(conn, who, tariff, body)

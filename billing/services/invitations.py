@@ -14,7 +14,7 @@ async def invite_employee(pool: Pool, who: Principal, employee_id: UUID, *, now:
     """A new employee-role key bound to the employee, returned once, with its audit event."""
     async with transaction(pool) as conn:
         employee = await master.get_employee(conn, employee_id)
-        who.check_manages(employee.fleet_id, employee.id)
+        who.check_manages(employee.fleet_id, employee.id, what="employee")
         key = await apikeys.create_key(
             conn,
             role="employee",

@@ -38,8 +38,8 @@ async def decide_reassignment(
 ) -> Reassignment:
     async with transaction(pool) as conn:
         current = await reassignments.lock_reassignment(conn, reassignment_id)
-        who.check_manages(current.fleet_id, current.from_employee_id)
-        who.check_manages(current.fleet_id, current.to_employee_id)
+        who.check_manages(current.fleet_id, current.from_employee_id, what="reassignment")
+        who.check_manages(current.fleet_id, current.to_employee_id, what="reassignment")
         if current.status != "pending":
             raise Conflict(f"this reassignment was already {current.status}")
         decided = await reassignments.decide(

@@ -6,6 +6,8 @@
 - `smartcar_refresh_fingerprints`: the SHA-256 of every refresh token a connection was ever
   given, so importing a token of a chain already stored finds that connection instead of
   starting a second one that would share (and break) the rotating chain.
+- `audit_events_made_by`: who made an employee record or a vehicle link, read for every
+  decision by a key bound to an employee (segregation of duties).
 - `previous_refresh_enc` is no longer written (a replaced refresh token is never used again);
   the values already stored are cleared.
 
@@ -37,9 +39,15 @@ CREATE TABLE smartcar_refresh_fingerprints (
 );
 CREATE INDEX smartcar_refresh_fingerprints_connection
     ON smartcar_refresh_fingerprints (connection_id);
+
+-- who made an employee record or a vehicle link (segregation of duties reads it per decision)
+CREATE INDEX audit_events_made_by ON audit_events (actor)
+    WHERE (entity = 'employee' AND action = 'create')
+       OR (entity = 'vehicle' AND action IN ('create', 'link', 'relink'));
 """
 
 DOWNGRADE = """
+DROP INDEX audit_events_made_by;
 DROP TABLE smartcar_refresh_fingerprints;
 UPDATE smartcar_connections SET state = 'needs_reauth' WHERE state = 'needs_key';
 ALTER TABLE smartcar_connections DROP CONSTRAINT smartcar_connections_state_check;

@@ -97,9 +97,11 @@ async def test_three_processes_refresh_each_connection_exactly_once(
             resp = await client.post("/v1/vehicles", json=body, headers=factory.auth(key))
             assert resp.status == 201, await resp.text()
             vehicles += 1
-            if path == "unauthorized":
-                sim.set_fault(smartcar_id, "AUTHENTICATION")  # our copy still looks valid
     assert await pool.fetchval("SELECT count(*) FROM smartcar_connections") == len(USERS)
+    if path == "unauthorized":
+        # The access tokens expire at Smartcar while our copy still looks valid: every first
+        # call is a 401 (tied to the token, so a refreshed token is accepted).
+        sim.advance(sim.options.access_ttl_s + 60)
     if path == "stale":
         await pool.execute(
             "UPDATE smartcar_connections SET refresh_issued_at = now() - interval '50 days'"
@@ -134,3 +136,5 @@ async def test_three_processes_refresh_each_connection_exactly_once(
     assert [row["generation"] for row in generations] == [2] * len(USERS)
     if path == "stale":
         assert sum(result["upkeep"] for result in results) == len(USERS), results
+    if path == "unauthorized":
+        assert sim.stats().by_status.get("401", 0) >= len(USERS)  # the refusals did happen

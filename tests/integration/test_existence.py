@@ -106,6 +106,11 @@ def _ops(scene: Scene) -> dict[str, list[Op]]:
         "audit": [
             Op("GET", "/v1/audit-events", {"entity": "employee", "entity_id": ID}),
         ],
+        "reassignment": [
+            Op("POST", "/v1/vehicle-reassignments/{id}/accept", json={}),
+            Op("POST", "/v1/vehicle-reassignments/{id}/refuse", json={"reason": "no"}),
+        ],
+        "fleet_filter": [Op("GET", "/v1/vehicle-reassignments", {"fleet_id": ID})],
         "_own": [Op("GET", "/v1/employees/{id}".replace(ID, me))],
     }
 
@@ -126,6 +131,8 @@ async def _hidden(scene: Scene) -> tuple[dict[str, list[str]], dict[str, list[st
         "tariff": [str(scene.other_tariff.id)],
         "line_item": [str((await scene.pending(stranger, date(2024, 1, 1))).id)],
         "audit": [str(stranger.id)],
+        "reassignment": [str(await _reassignment(scene))],
+        "fleet_filter": [str(scene.other_fleet.id)],
     }
     colleague = scene.colleague
     employee = {kind: list(ids) for kind, ids in hidden.items()}
@@ -133,6 +140,32 @@ async def _hidden(scene: Scene) -> tuple[dict[str, list[str]], dict[str, list[st
     employee["vehicle"].append(str(scene.vehicle_of(colleague).id))
     employee["line_item"].append(str((await scene.pending(colleague, date(2024, 1, 2))).id))
     return hidden, employee
+
+
+async def _reassignment(scene: Scene) -> uuid.UUID:
+    """A pending reassignment in the other fleet (the stranger's car, asked for by a second
+    employee of that fleet)."""
+    pool = scene.items.pool
+    other = await pool.fetchval(
+        "INSERT INTO employees (fleet_id, external_ref, name) VALUES ($1, 'X-9', 'X') RETURNING id",
+        scene.other_fleet.id,
+    )
+    connection = await pool.fetchval(
+        "INSERT INTO smartcar_connections (employee_id, access_token_enc, refresh_token_enc,"
+        " access_expires_at, refresh_issued_at) VALUES ($1, 'a', 'r', now(), now()) RETURNING id",
+        other,
+    )
+    found: uuid.UUID = await pool.fetchval(
+        "INSERT INTO vehicle_reassignments (fleet_id, vehicle_id, from_employee_id,"
+        " to_employee_id, connection_id, requested_by) VALUES ($1, $2, $3, $4, $5, 'test')"
+        " RETURNING id",
+        scene.other_fleet.id,
+        scene.vehicle_of(scene.stranger).id,
+        scene.stranger.id,
+        other,
+        connection,
+    )
+    return found
 
 
 async def _answer(client: Client, key: str, op: Op, target: str) -> tuple[int, bytes]:

@@ -230,14 +230,20 @@ async def test_a_refresh_no_longer_keeps_the_replaced_refresh_token(
 
 
 class HeldClient(SmartcarClient):
-    """Holds one vehicle's first charge-records call until another vehicle's read is done."""
+    """Orders two vehicles' reads: the held vehicle's call is sent (with the token it already
+    has) only after the other vehicle's read, refresh included, is done; that read starts only
+    once the held vehicle has its token."""
 
     held: str
+    entered: asyncio.Event
     release: asyncio.Event
 
     async def charge_records(self, vehicle_id: str, *args: Any, **kw: Any) -> ChargeRecordsResult:
         if vehicle_id == self.held and not self.release.is_set():
+            self.entered.set()
             await asyncio.wait_for(self.release.wait(), 20)
+        elif vehicle_id != self.held:
+            await asyncio.wait_for(self.entered.wait(), 20)
         result = await super().charge_records(vehicle_id, *args, **kw)
         if vehicle_id != self.held:
             self.release.set()
@@ -265,7 +271,11 @@ async def test_a_401_seen_after_someone_else_refreshed_uses_their_pair(
     async with aiohttp.ClientSession() as session:
         held = HeldClient.from_settings(session, sync_settings)
         assert isinstance(held, HeldClient)
-        held.held, held.release = user.vehicle_ids[1], asyncio.Event()
+        held.held, held.entered, held.release = (
+            user.vehicle_ids[1],
+            asyncio.Event(),
+            asyncio.Event(),
+        )
         ctx = dataclasses.replace(sync_ctx, client=held)
         report = await run_pass(ctx, only=[first, second])
     assert sorted(r.outcome for r in report.results) == ["ok", "ok"], report.results

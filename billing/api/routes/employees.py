@@ -11,6 +11,7 @@ from billing.db import audit, master
 from billing.db.pages import decode_cursor, next_cursor
 from billing.db.pool import transaction
 from billing.domain.models import Employee, EmployeeCreate, EmployeePage, EmployeeUpdate
+from billing.services import money
 
 routes = Routes()
 
@@ -88,6 +89,7 @@ async def update_employee(request: web.Request, body: EmployeeUpdate) -> Employe
     async with transaction(pool(request)) as conn:
         before = await master.get_employee(conn, path_id(request), for_update=True)
         who.check_manages(before.fleet_id, before.id, what="employee")
+        await money.check_may_update(conn, who, before, body)
         after = await master.update_employee(conn, before, body)
         await audit.record(
             conn,

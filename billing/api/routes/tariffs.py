@@ -12,6 +12,7 @@ from billing.db import audit, ledger, master
 from billing.db.pages import decode_cursor, next_cursor
 from billing.db.pool import transaction
 from billing.domain.models import Tariff, TariffCreate, TariffPage
+from billing.services import money
 
 routes = Routes()
 
@@ -39,6 +40,8 @@ async def create_tariff(request: web.Request, body: TariffCreate) -> Tariff:
         if body.employee_id is not None:
             employee = await master.get_employee(conn, body.employee_id)
             who.check_manages(employee.fleet_id, employee.id, what="employee")
+            await money.check_may_price_for(conn, who, employee)
+        await money.check_may_create_tariff(conn, who, body)
         tariff = await master.insert_tariff(conn, body)
         await audit.record(
             conn,

@@ -57,3 +57,6 @@ LIMIT $7;
 -- Taken by every tariff change, so a sync pricing records meanwhile (FOR SHARE) is either
 -- done before it or sees the new tariff.
 SELECT 1 FROM fleets WHERE id = $1 FOR NO KEY UPDATE;
+
+-- name: employee_in_fleet
+SELECT 1 FROM employees WHERE id = $1 AND fleet_id = $2;
