@@ -34,7 +34,7 @@ from billing.domain.statements import (
     statement_actions,
 )
 from billing.services.common import actor_of
-from billing.services.snapshots import frozen, statement_document
+from billing.services.snapshots import FinalizedDocuments, frozen
 
 
 def view(who: Principal, row: StatementRow) -> Statement:
@@ -177,17 +177,14 @@ async def _finalize_locked(
         chosen.append((row, draft))
     numbers = await repo.take_numbers(conn, fleet.id, year, "S", len(chosen))
     items: list[repo.Finalized] = []
+    documents = FinalizedDocuments(fleet, period, now)
     for (row, draft), n in zip(chosen, numbers, strict=True):
         number = format_number("S", year, n)
-        doc = statement_document(
-            fleet=fleet,
+        doc = documents.document(
             employee=employees[row.employee_id],
             statement_id=row.id,
-            period=period,
             currency=row.currency,
-            status="finalized",
             number=number,
-            issued_at=now,
             lines=draft.lines,
         )
         snapshot, sha = frozen(doc)
