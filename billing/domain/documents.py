@@ -269,6 +269,21 @@ class StatementDocument(Frozen):
         return tuple(line for line in self.lines if line.prior_period)
 
 
+def trusted_line(**values: Any) -> DocumentLine:
+    """A `DocumentLine` from values already in their canonical form (every field given):
+    what `DocumentLine.model_construct` makes, without its per-field search for aliases and
+    defaults, for the hundreds of thousands of lines of a month-end."""
+    line = DocumentLine.__new__(DocumentLine)
+    object.__setattr__(line, "__dict__", values)
+    object.__setattr__(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
+    object.__setattr__(line, "__pydantic_extra__", None)
+    object.__setattr__(line, "__pydantic_private__", None)
+    return line
+
+
+_LINE_FIELDS = frozenset(DocumentLine.model_fields)
+
+
 def checked_kwh(value: Decimal) -> Decimal:
     """kWh as a document holds it (exactly 4 decimals); refuses one that needs rounding."""
     return _kwh(value)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
+from billing.domain.currencies import MINOR_UNITS
 from billing.domain.documents import (
+    KWH_DECIMALS,
+    PRICE_DECIMALS,
     DocumentLine,
     EmployeeDetails,
     FleetDetails,
@@ -18,10 +22,11 @@ from billing.domain.documents import (
     checked_money,
     checked_unit_price,
     checked_utc,
+    trusted_line,
 )
 from billing.domain.models import Employee, Fleet
 from billing.domain.statement_models import PricedLine
-from billing.domain.statements import StatementStatus, is_prior_period
+from billing.domain.statements import ClosingLine, StatementStatus, is_prior_period
 
 
 def _line(line: PricedLine, period: str, amount: Decimal | None = None) -> DocumentLine:
@@ -129,6 +134,14 @@ def frozen(doc: StatementDocument) -> tuple[str, str]:
     return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
 
 
+def _canonical(value: Decimal, exponent: int, convert: Callable[[Decimal], Any]) -> Any:
+    """`convert(value)`, skipped when `value` is already in that form: non-zero and with
+    exactly that exponent, which every conversion leaves as it is."""
+    if value and value.as_tuple().exponent == exponent:
+        return value
+    return convert(value)
+
+
 class FinalizedDocuments:
     """Builds the finalized `StatementDocument`s of one fleet and period in one pass.
 
@@ -153,20 +166,22 @@ class FinalizedDocuments:
         statement_id: UUID,
         currency: str,
         number: str,
-        lines: Sequence[PricedLine],
+        lines: Sequence[PricedLine | ClosingLine],
     ) -> StatementDocument:
         period = self.period
-        make_line = DocumentLine.model_construct
+        digits = -MINOR_UNITS[currency]
         doc_lines = tuple(
-            make_line(
+            trusted_line(
                 line_item_id=line.id,
                 charge_date=line.charge_date,
                 period=line.period,
                 kind=line.kind,
                 vehicle_name=None,
-                kwh=checked_kwh(line.kwh),
-                unit_price=checked_unit_price(line.unit_price),
-                amount=checked_money(line.amount, currency, "line amount"),
+                kwh=_canonical(line.kwh, -KWH_DECIMALS, checked_kwh),
+                unit_price=_canonical(line.unit_price, -PRICE_DECIMALS, checked_unit_price),
+                amount=_canonical(
+                    line.amount, digits, lambda v: checked_money(v, currency, "line amount")
+                ),
                 tariff_source=line.tariff_source,
                 prior_period=is_prior_period(line.period, period),
             )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from billing.domain.documents import StatementDocument, canonical_json
 from billing.domain.models import Employee, Fleet
 from billing.domain.statement_models import PricedLine
+from billing.domain.statements import ClosingLine
 from billing.services.snapshots import FinalizedDocuments, frozen, statement_document
 
 NOW = datetime(2026, 12, 1, 23, 5, 7, 123456, tzinfo=timezone(timedelta(hours=1)))
@@ -108,6 +109,32 @@ def _both(
         number="S-2026-00017",
         lines=priced,
     )
+    closing = [
+        ClosingLine(
+            line.id,
+            line.employee_id,
+            line.charge_date,
+            line.period,
+            line.kind,
+            line.kwh,
+            line.unit_price,
+            line.currency,
+            line.amount,
+            line.status,
+            line.statement_id,
+            line.created_at,
+            line.tariff_source,
+        )
+        for line in priced
+    ]
+    from_closing = FinalizedDocuments(fleet, "2026-11", NOW).document(
+        employee=employee,
+        statement_id=statement_id,
+        currency=currency,
+        number="S-2026-00017",
+        lines=closing,
+    )
+    assert canonical_json(from_closing) == canonical_json(built)
     return validated, built
 
 
