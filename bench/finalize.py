@@ -1,18 +1,20 @@
 """Finalizing a month of 10,000 employees × 30 lines, against a bound measured in the same run.
 
-Builds the data set with generate_series (one fleet, N employees, one vehicle each, L
-approved charge lines per employee in one month), drafts the month through the service, then
-times:
+Builds two identical fleets with generate_series (N employees each, one vehicle each, L
+approved charge lines per employee in one month), drafts the first fleet's month through the
+service, then times:
 
-- **bound**: one `INSERT … SELECT` writing the same rows finalization writes: every
-  statement row with its number, totals, line ids and a canonical JSON snapshot of its lines
-  with the snapshot's SHA-256 (built by PostgreSQL itself), into a copy of `statements`
-  without triggers; and one `UPDATE … FROM` linking every line, on a copy of `line_items`
-  without triggers. Nothing is computed in Python.
-- **finalize**: `billing.services.statements.finalize_period`, the path the API, the CLI and
-  the worker take: lock and re-collect the lines, take the numbers from the counter row,
-  build and validate every `StatementDocument`, freeze the statements and link the lines
-  (the database's triggers checking each row), record the audit events; one transaction.
+- **bound**, on the second fleet: one `INSERT … SELECT` writing the same statement rows
+  finalization writes (number, totals, line ids, a JSON snapshot of the same content built by
+  `jsonb_agg`, its SHA-256 computed by PostgreSQL) and one `UPDATE … FROM` linking every line,
+  into the product's own `statements` and `line_items` tables with all their constraints,
+  indexes and triggers (the statement-level link check included). Nothing is computed in
+  Python.
+- **finalize**, on the first fleet: `billing.services.statements.finalize_period`, the path
+  the API, the CLI and the worker take: lock the drafts, read the open lines again in one
+  query, take the numbers from the counter row at once, build every `StatementDocument`
+  (canonical JSON, SHA-256), freeze the statements and link the lines in one statement each,
+  record the audit events; one transaction.
 
 Usage: python bench/finalize.py [--employees 10000] [--lines 30] [--server DSN]
 (default server: BILLING_TEST_DATABASE_URL, else the embedded one). Runs in a throwaway
