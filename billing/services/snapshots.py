@@ -142,6 +142,13 @@ def _canonical(value: Decimal, exponent: int, convert: Callable[[Decimal], Any])
     return convert(value)
 
 
+def _checked_source(source: str | None) -> str | None:
+    """A tariff source as a document line holds it (1 to 2000 characters), like validation."""
+    if source is not None and not 0 < len(source) <= 2000:
+        raise ValueError("a line's tariff source must have 1 to 2000 characters")
+    return source
+
+
 class FinalizedDocuments:
     """Builds the finalized `StatementDocument`s of one fleet and period in one pass.
 
@@ -182,7 +189,7 @@ class FinalizedDocuments:
                 amount=_canonical(
                     line.amount, digits, lambda v: checked_money(v, currency, "line amount")
                 ),
-                tariff_source=line.tariff_source,
+                tariff_source=_checked_source(line.tariff_source),
                 prior_period=is_prior_period(line.period, period),
             )
             for line in lines
