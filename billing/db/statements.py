@@ -18,7 +18,7 @@ from billing.domain.errors import Conflict, NotFound
 from billing.domain.line_items import in_minor_units
 from billing.domain.models import Employee, Fleet
 from billing.domain.statement_models import PricedLine, StatementRow
-from billing.domain.statements import Series, StatementStatus
+from billing.domain.statements import ClosingLine, Series, StatementStatus
 
 _q = queries("statements")
 
@@ -77,6 +77,14 @@ async def open_lines(
     query = _q.open_lines if lock else _q.open_lines_unlocked
     rows = await conn.fetch(query, fleet_id, employee_id, period)
     return [priced_line_from_row(row) for row in rows]
+
+
+async def closing_lines(
+    conn: Connection, fleet_id: UUID, period: str, employee_id: UUID | None = None
+) -> list[ClosingLine]:
+    """The open lines as finalization reads them (`open_lines`, as plain values)."""
+    rows = await conn.fetch(_q.closing_lines, fleet_id, employee_id, period)
+    return [ClosingLine(*row) for row in rows]
 
 
 async def lines_by_id(conn: Connection, ids: Sequence[UUID]) -> list[PricedLine]:

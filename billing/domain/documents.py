@@ -200,6 +200,11 @@ class StatementDocument(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> StatementDocument:
+        self.check_consistent()
+        return self
+
+    def check_consistent(self) -> None:
+        """The document-wide rules (numbers, totals, periods); raises ValueError."""
         self._check_number()
         self._check_lines()
         if self.total != sum((line.amount for line in self.lines), Decimal(0)):
@@ -219,7 +224,6 @@ class StatementDocument(Frozen):
             raise ValueError("a void document needs the void reason")
         if self.pending_not_included and self.status != "draft":
             raise ValueError("only a draft lists pending lines")
-        return self
 
     def _check_number(self) -> None:
         if self.status == "draft":
@@ -263,6 +267,43 @@ class StatementDocument(Frozen):
     @property
     def prior_period_lines(self) -> tuple[DocumentLine, ...]:
         return tuple(line for line in self.lines if line.prior_period)
+
+
+def trusted_line(**values: Any) -> DocumentLine:
+    """A `DocumentLine` from values already in their canonical form (every field given):
+    what `DocumentLine.model_construct` makes, without its per-field search for aliases and
+    defaults, for the hundreds of thousands of lines of a month-end."""
+    line = DocumentLine.__new__(DocumentLine)
+    object.__setattr__(line, "__dict__", values)
+    object.__setattr__(line, "__pydantic_fields_set__", set(_LINE_FIELDS))
+    object.__setattr__(line, "__pydantic_extra__", None)
+    object.__setattr__(line, "__pydantic_private__", None)
+    return line
+
+
+_LINE_FIELDS = frozenset(DocumentLine.model_fields)
+
+
+def checked_kwh(value: Decimal) -> Decimal:
+    """kWh as a document holds it (exactly 4 decimals); refuses one that needs rounding."""
+    return _kwh(value)
+
+
+def checked_unit_price(value: Decimal | None) -> Decimal | None:
+    return _price(value)
+
+
+def checked_utc(value: datetime) -> datetime:
+    fixed = _utc(value)
+    assert fixed is not None
+    return fixed
+
+
+def checked_money(value: Decimal, currency: str, what: str) -> Decimal:
+    """Money with the currency's minor units, as a document holds it; refuses rounding."""
+    fixed = _money(value, currency, what)
+    assert isinstance(fixed, Decimal)
+    return fixed
 
 
 def _line_money(line: Any, currency: str) -> Any:

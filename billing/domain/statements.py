@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -68,7 +68,51 @@ def is_prior_period(line_period: str, statement_period: str) -> bool:
     return line_period < statement_period
 
 
-L = TypeVar("L", bound=LineItem)
+class OpenLine(Protocol):
+    """What drafting needs of a line: a `LineItem`, or the slimmer `ClosingLine`."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def charge_date(self) -> date: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def statement_id(self) -> UUID | None: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def kwh(self) -> Decimal: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClosingLine:
+    """An open line as finalization reads it: only what the draft and its document show,
+    read as plain values (a month-end reads hundreds of thousands). `amount` has the
+    currency's minor units."""
+
+    id: UUID
+    employee_id: UUID
+    charge_date: date
+    period: str
+    kind: Literal["charge", "adjustment"]
+    kwh: Decimal
+    unit_price: Decimal
+    currency: str
+    amount: Decimal
+    status: str
+    statement_id: UUID | None
+    created_at: datetime
+    tariff_source: str | None
+
+
+L = TypeVar("L", bound=OpenLine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +141,12 @@ class Draft(Generic[L]):
         return self.total < 0
 
 
-def statement_total(lines: Iterable[LineItem]) -> Decimal:
+def statement_total(lines: Iterable[OpenLine]) -> Decimal:
     """The sum of the lines' amounts, each already rounded once when it was priced."""
     return sum((line.amount for line in lines), Decimal(0))
 
 
-def _order(line: LineItem) -> tuple[date, str, str]:
+def _order(line: OpenLine) -> tuple[date, str, str]:
     return (line.charge_date, line.created_at.isoformat(), str(line.id))
 
 

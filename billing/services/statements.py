@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from billing.domain.statement_models import (
     StatementRow,
 )
 from billing.domain.statements import (
+    ClosingLine,
     Draft,
     StatementStatus,
     check_may_close,
@@ -34,7 +36,9 @@ from billing.domain.statements import (
     statement_actions,
 )
 from billing.services.common import actor_of
-from billing.services.snapshots import frozen, statement_document
+from billing.services.snapshots import FinalizedDocuments, frozen
+
+Line = TypeVar("Line", PricedLine, ClosingLine)
 
 
 def view(who: Principal, row: StatementRow) -> Statement:
@@ -59,8 +63,8 @@ def check_reads(who: Principal, row: StatementRow) -> None:
         raise NotFound("no such statement")
 
 
-def _by_employee(lines: Sequence[PricedLine]) -> dict[UUID, list[PricedLine]]:
-    grouped: dict[UUID, list[PricedLine]] = defaultdict(list)
+def _by_employee(lines: Sequence[Line]) -> dict[UUID, list[Line]]:
+    grouped: dict[UUID, list[Line]] = defaultdict(list)
     for line in lines:
         grouped[line.employee_id].append(line)
     return grouped
@@ -144,7 +148,7 @@ async def _audit(
     )
 
 
-def _pick(drafts: list[Draft[PricedLine]], currency: str) -> Draft[PricedLine] | None:
+def _pick(drafts: list[Draft[ClosingLine]], currency: str) -> Draft[ClosingLine] | None:
     return next((d for d in drafts if d.currency == currency), None)
 
 
@@ -163,10 +167,10 @@ async def _finalize_locked(
         return []
     period = drafts[0].period
     only = drafts[0].employee_id if len(drafts) == 1 else None
-    lines = _by_employee(await repo.open_lines(conn, fleet.id, period, only, lock=False))
+    lines = _by_employee(await repo.closing_lines(conn, fleet.id, period, only))
     employees = await repo.employees_by_id(conn, [d.employee_id for d in drafts])
     year = now.astimezone(ZoneInfo(fleet.timezone)).year
-    chosen: list[tuple[StatementRow, Draft[PricedLine]]] = []
+    chosen: list[tuple[StatementRow, Draft[ClosingLine]]] = []
     for row in drafts:
         draft = _pick(collect(period, lines.get(row.employee_id, [])), row.currency)
         if draft is None or not draft.lines:
@@ -177,17 +181,14 @@ async def _finalize_locked(
         chosen.append((row, draft))
     numbers = await repo.take_numbers(conn, fleet.id, year, "S", len(chosen))
     items: list[repo.Finalized] = []
+    documents = FinalizedDocuments(fleet, period, now)
     for (row, draft), n in zip(chosen, numbers, strict=True):
         number = format_number("S", year, n)
-        doc = statement_document(
-            fleet=fleet,
+        doc = documents.document(
             employee=employees[row.employee_id],
             statement_id=row.id,
-            period=period,
             currency=row.currency,
-            status="finalized",
             number=number,
-            issued_at=now,
             lines=draft.lines,
         )
         snapshot, sha = frozen(doc)

@@ -163,6 +163,24 @@ async def test_decided_line_money_is_frozen(pool: Pool, factory: Factory) -> Non
         await pool.execute("DELETE FROM line_items WHERE id = $1", line_id)
 
 
+async def test_kwh_is_padded_to_four_decimals_whenever_it_is_written(
+    pool: Pool, factory: Factory
+) -> None:
+    line_id = await _line(pool, factory)
+    assert await pool.fetchval("SELECT kwh::text FROM line_items WHERE id = $1", line_id) == (
+        "10.0000"
+    )
+    await pool.execute(
+        "UPDATE line_items SET kwh = 7.5, version = version + 1 WHERE id = $1", line_id
+    )
+    await pool.execute(
+        "UPDATE line_items SET reason = 'checked', version = version + 1 WHERE id = $1", line_id
+    )
+    assert await pool.fetchval("SELECT kwh::text FROM line_items WHERE id = $1", line_id) == (
+        "7.5000"
+    )
+
+
 async def test_audit_log_is_append_only(pool: Pool, factory: Factory) -> None:
     fleet = await factory.fleet()
     await pool.execute(

@@ -124,3 +124,29 @@ async def test_the_database_links_a_line_only_to_a_finalized_statement_listing_i
     await statements.finalize_statement(pool, ADMIN, draft, now=NOW)
     with pytest.raises(asyncpg.CheckViolationError, match="does not belong"):
         await pool.execute(link, draft, theirs.id)  # not its employee, not listed
+
+
+async def test_a_draft_is_never_voided_nor_a_finalized_statement_sent_back(
+    pool: Pool, scene: Scene
+) -> None:
+    await approved_days(scene, scene.me.id, [1, 2])
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
+    draft_id = await pool.fetchval(
+        "SELECT id FROM statements WHERE fleet_id = $1 AND status = 'draft'", scene.fleet.id
+    )
+    with pytest.raises(asyncpg.CheckViolationError, match="a draft is not voided"):
+        await pool.execute(
+            "UPDATE statements SET status = 'void', voided_at = now(), void_reason = 'x'"
+            " WHERE id = $1",
+            draft_id,
+        )
+    await pool.execute("UPDATE statements SET updated_at = now() WHERE id = $1", draft_id)
+    await statements.finalize_period(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW)
+    with pytest.raises(asyncpg.CheckViolationError, match="its content cannot change"):
+        await pool.execute(
+            "UPDATE statements SET status = 'draft', number = NULL, finalized_at = NULL,"
+            " finalized_by = NULL, snapshot = NULL, snapshot_sha256 = NULL WHERE id = $1",
+            draft_id,
+        )
+    with pytest.raises(asyncpg.CheckViolationError, match="cannot return to draft"):
+        await pool.execute("UPDATE statements SET status = 'draft' WHERE id = $1", draft_id)

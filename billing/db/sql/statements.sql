@@ -182,3 +182,16 @@ ORDER BY s.number;
 SELECT * FROM line_items
 WHERE fleet_id = $1 AND period = $2 AND status = 'pending'
 ORDER BY charge_date, id;
+
+-- name: closing_lines
+-- open_lines_unlocked as finalization reads it: the columns of `ClosingLine`, in its order,
+-- amounts with the currency's minor units.
+SELECT l.id, l.employee_id, l.charge_date, l.period, l.kind, l.kwh, l.unit_price, l.currency,
+       round(l.amount, c.minor_unit), l.status, l.statement_id, l.created_at,
+       t.source AS tariff_source
+FROM line_items l JOIN tariffs t ON t.id = l.tariff_id JOIN currencies c ON c.code = l.currency
+WHERE l.fleet_id = $1
+  AND ($2::uuid IS NULL OR l.employee_id = $2)
+  AND l.statement_id IS NULL
+  AND l.status IN ('approved', 'pending')
+  AND l.period <= $3;
