@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,37 @@ async def record(
         snapshot(before),
         snapshot(after),
         current_request_id(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    fleet_id: UUID | None
+    entity: Entity
+    entity_id: UUID
+    action: str
+    before: Snapshot = None
+    after: Snapshot = None
+
+
+async def record_many(conn: Connection, *, actor: str, events: Sequence[Event]) -> None:
+    """Append events in order, in one round trip; inside the transaction making the changes."""
+    request_id = current_request_id()
+    await conn.executemany(
+        _q.insert_event,
+        [
+            (
+                actor,
+                e.fleet_id,
+                e.entity,
+                e.entity_id,
+                e.action,
+                snapshot(e.before),
+                snapshot(e.after),
+                request_id,
+            )
+            for e in events
+        ],
     )
 
 

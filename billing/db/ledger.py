@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from billing.db import audit
-from billing.db.pool import Connection
+from billing.db.pool import Connection, dumps
 from billing.db.queries import queries
 from billing.domain.errors import StaleVersion
 from billing.domain.ledger import (
@@ -164,12 +164,52 @@ async def apply_plans(
     their line rows locked by this transaction, `tariffs` every tariff a plan prices with.
     Returns the rows written, one per action, in plan order.
     """
+    actions = [(plan.record_id, a) for plan in plans for a in plan.actions]
+    charges = [(records[rid], a.priced) for rid, a in actions if isinstance(a, CreateCharge)]
+    if charges and len(charges) == len(actions) == len({rid for rid, _ in actions}):
+        return await _create_charges(conn, charges, tariffs, actor)
     written: list[asyncpg.Record] = []
     for plan in plans:
         for action in plan.actions:
             written.append(
                 await _apply(conn, action, records[plan.record_id], lines, tariffs, actor)
             )
+    return written
+
+
+async def _create_charges(
+    conn: Connection,
+    charges: Sequence[tuple[asyncpg.Record, Priced]],
+    tariffs: Mapping[UUID, TariffRange],
+    actor: str,
+) -> list[asyncpg.Record]:
+    """The common case of a first read: only new charge lines, one per record; written in
+    one statement and their audit events in one round trip, in plan order."""
+    rows = await conn.fetch(
+        _q.insert_charge_lines,
+        [r["fleet_id"] for r, _ in charges],
+        [r["employee_id"] for r, _ in charges],
+        [r["vehicle_id"] for r, _ in charges],
+        [r["id"] for r, _ in charges],
+        [r["charge_date"] for r, _ in charges],
+        [billing_period(r["charge_date"]) for r, _ in charges],
+        [p.kwh for _, p in charges],
+        [p.unit_price for _, p in charges],
+        [p.currency for _, p in charges],
+        [p.amount for _, p in charges],
+        [p.tariff_id for _, p in charges],
+        [dumps(_evidence(p, r, tariffs, p.tariff_id)) for r, p in charges],
+    )
+    by_record = {row["charge_record_id"]: row for row in rows}
+    written = [by_record[r["id"]] for r, _ in charges]
+    await audit.record_many(
+        conn,
+        actor=actor,
+        events=[
+            audit.Event(r["fleet_id"], "line_item", row["id"], "create", None, dict(row))
+            for (r, _), row in zip(charges, written, strict=True)
+        ],
+    )
     return written
 
 

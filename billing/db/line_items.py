@@ -32,8 +32,9 @@ _q = queries("line_items")
 
 
 def line_item_from_row(row: asyncpg.Record) -> LineItem:
-    item = LineItem.model_validate(dict(row))
-    return item.model_copy(update={"amount": in_minor_units(item.amount, item.currency)})
+    fields = dict(row)
+    fields["amount"] = in_minor_units(row["amount"], row["currency"])
+    return LineItem.model_validate(fields)
 
 
 async def list_line_items(

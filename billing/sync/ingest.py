@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from uuid import UUID
 
 from billing.db import audit, ledger
-from billing.db.pool import Connection
+from billing.db.pool import Connection, dumps
 from billing.db.queries import queries
 from billing.domain import answer
 from billing.domain.answer import DayRecord, ReadWindow
@@ -79,28 +80,29 @@ async def store_records(
         row["charge_date"]: row
         for row in await conn.fetch(_q.previous_figures, owner.vehicle_id, [d.day for d in days])
     }
-    touched: list[UUID] = []
-    touched_days: list[date] = []
-    for day in days:
-        row = await conn.fetchrow(
-            _q.upsert_record,
-            owner.vehicle_id,
-            owner.employee_id,
-            day.day,
-            day.home,
-            day.other,
-            day.supercharger,
-            day.total,
-            day.raw,
-            SOURCE,
-            result.request_id,
-            result.fetched_at,
-        )
-        if row is None:
-            continue  # unchanged day
-        touched.append(row["id"])
-        touched_days.append(day.day)
+    rows = await conn.fetch(
+        _q.upsert_records,
+        owner.vehicle_id,
+        owner.employee_id,
+        [d.day for d in days],
+        [d.home for d in days],
+        [d.other for d in days],
+        [d.supercharger for d in days],
+        [d.total for d in days],
+        SOURCE,
+        result.request_id,
+        result.fetched_at,
+        [dumps(d.raw) for d in days],
+    )
+    # in the answer's day order (unchanged days return no row)
+    order = {d.day: n for n, d in enumerate(days)}
+    rows = sorted(rows, key=lambda row: order[row["charge_date"]])
+    touched: list[UUID] = [row["id"] for row in rows]
+    touched_days: list[date] = [row["charge_date"] for row in rows]
+    figures = {d.day: d for d in days}
+    for row in rows:
         if not row["inserted"]:
+            day = figures[row["charge_date"]]
             before = previous.get(day.day)
             await audit.record(
                 conn,
@@ -128,6 +130,7 @@ async def store_records(
 async def _flag(conn: Connection, vehicle_id: UUID, first: date, last: date) -> None:
     rows = await conn.fetch(_q.recent_days, vehicle_id, first - timedelta(days=_CONTEXT_DAYS), last)
     history: list[DayEnergy] = []
+    changed: list[tuple[date, list[str]]] = []  # days whose flags change
     for row in rows:
         day = DayEnergy(
             day=row["charge_date"],
@@ -139,5 +142,12 @@ async def _flag(conn: Connection, vehicle_id: UUID, first: date, last: date) -> 
         if row["charge_date"] >= first:
             flags = flags_for(day, history)
             if flags != list(row["flags"]):
-                await conn.execute(_q.set_flags, vehicle_id, row["charge_date"], flags)
+                changed.append((row["charge_date"], list(flags)))
         history.append(day)
+    if changed:
+        await conn.execute(
+            _q.set_flags,
+            vehicle_id,
+            [day for day, _ in changed],
+            [json.dumps(flags) for _, flags in changed],
+        )

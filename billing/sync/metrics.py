@@ -1,8 +1,9 @@
 """The worker's Prometheus metrics and its own small HTTP server (/healthz, /metrics).
 
 Counters are fed as work happens (sync outcomes, Smartcar calls); the gauges that describe
-the whole fleet (vehicles by sync state, days at risk, the shared budget's tokens) are read
-from PostgreSQL when scraped, so every worker reports the same fleet-wide figures.
+the whole fleet (vehicles by sync state, days at risk, statements by status, the shared
+budget's tokens) are read from PostgreSQL when scraped, so every worker reports the same
+fleet-wide figures.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import (
 from billing.db.metrics import fleet_gauges
 from billing.domain.models import SyncState
 from billing.domain.planner import SAFETY_MARGIN_DAYS
+from billing.domain.statements import StatementStatus
 from billing.runtime import serving
 from billing.sync.vehicle import SyncContext, SyncResult
 
@@ -64,6 +66,13 @@ class SyncMetrics:
             registry=self.registry,
         )
 
+        self.statements = Gauge(
+            "billing_statements",
+            "Statements by status (draft, finalized, void)",
+            ["status"],
+            registry=self.registry,
+        )
+
     def attach(self, ctx: SyncContext) -> None:
         """Count every Smartcar call the context's client makes."""
         ctx.client.on_call = lambda endpoint, status: self.smartcar_calls.labels(
@@ -82,6 +91,8 @@ class SyncMetrics:
             self.vehicles.labels(state).set(gauges.vehicles_by_state.get(state, 0))
         self.days_at_risk.set(gauges.days_at_risk)
         self.vehicles_at_risk.set(gauges.vehicles_at_risk)
+        for status in get_args(StatementStatus):
+            self.statements.labels(status).set(gauges.statements_by_status.get(status, 0))
 
 
 def status_app(ctx: SyncContext, metrics: SyncMetrics) -> web.Application:

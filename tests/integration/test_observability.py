@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import generate_latest
 from rich.console import Console
 from rich.progress import Progress
 from yarl import URL
@@ -21,13 +22,16 @@ from billing.app import create_app
 from billing.config import Settings
 from billing.db.pool import Pool
 from billing.observability import configure_logging, logs_through
+from billing.services import statements
 from billing.smartcar.sim import Simulator
 from billing.sync.metrics import SyncMetrics, worker_status
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
+from tests.close_scene import ADMIN, MARCH, NOW, approved_days
 from tests.factories import Factory
 from tests.integration.conftest import import_vehicle
 from tests.integration.test_tokens import _env
+from tests.line_item_factories import build_scene
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -78,6 +82,38 @@ async def test_worker_metrics_count_outcomes_calls_budget_states_and_risk(
     assert _sample(text, "billing_vehicles_at_risk") == 1
     budget = _sample(text, "billing_smartcar_budget_tokens")
     assert 0 <= budget <= sync_ctx.settings.smartcar_rate_burst
+
+
+async def test_worker_metrics_count_statements_by_status(
+    sync_ctx: SyncContext, pool: Pool, factory: Factory
+) -> None:
+    scene = await build_scene(factory)
+    await approved_days(scene, scene.me.id, [1])
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
+    (first,) = await statements.finalize_period(
+        pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW
+    )
+    await statements.void_statement(pool, ADMIN, first.id, reason="wrong tariff")
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH)
+    await statements.finalize_period(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW)
+    await approved_days(scene, scene.colleague.id, [5])
+    await approved_days(scene, scene.colleague.id, [6])
+    await statements.refresh_drafts(pool, ADMIN, fleet_id=scene.fleet.id, period="2025-03")
+    metrics = SyncMetrics()
+    async with (
+        worker_status(sync_ctx, metrics, "127.0.0.1", 0) as url,
+        aiohttp.ClientSession() as http,
+        http.get(f"{url}/metrics") as response,
+    ):
+        text = await response.text()
+    assert _sample(text, "billing_statements", status="finalized") == 1
+    assert _sample(text, "billing_statements", status="void") == 1
+    assert _sample(text, "billing_statements", status="draft") == 1
+    await statements.finalize_period(pool, ADMIN, fleet_id=scene.fleet.id, period=MARCH, now=NOW)
+    await metrics.refresh(sync_ctx)
+    again = generate_latest(metrics.registry).decode()
+    assert _sample(again, "billing_statements", status="finalized") == 2
+    assert _sample(again, "billing_statements", status="draft") == 0
 
 
 async def test_worker_port_unset_serves_nothing(sync_ctx: SyncContext) -> None:

@@ -30,6 +30,22 @@ INSERT INTO line_items
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 RETURNING *;
 
+-- name: insert_charge_lines
+-- insert_line for many charge lines in one statement (arrays, one element per line; evidence
+-- as JSON text), in the arrays' order.
+INSERT INTO line_items
+    (fleet_id, employee_id, vehicle_id, charge_record_id, charge_date, period, kind, adjusts_id,
+     kwh, unit_price, currency, amount, tariff_id, evidence)
+SELECT l.fleet_id, l.employee_id, l.vehicle_id, l.charge_record_id, l.charge_date, l.period,
+       'charge', NULL, l.kwh, l.unit_price, l.currency, l.amount, l.tariff_id, l.evidence::jsonb
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::date[], $6::text[],
+            $7::numeric[], $8::numeric[], $9::text[], $10::numeric[], $11::uuid[],
+            $12::text[]) WITH ORDINALITY
+     AS l(fleet_id, employee_id, vehicle_id, charge_record_id, charge_date, period, kwh,
+          unit_price, currency, amount, tariff_id, evidence, n)
+ORDER BY l.n
+RETURNING *;
+
 -- name: update_pending_line
 UPDATE line_items
 SET kwh = $3, unit_price = $4, amount = $5, currency = $6, tariff_id = $7, evidence = $8,

@@ -1,5 +1,9 @@
 -- name: list_line_items
-SELECT * FROM line_items
+-- The columns a LineItem shows (not the evidence, which only the detail view decodes).
+SELECT id, fleet_id, employee_id, vehicle_id, charge_record_id, charge_date, period, kind,
+       adjusts_id, kwh, unit_price, currency, amount, tariff_id, status, decided_by, decided_at,
+       reason, version, statement_id, created_at, updated_at
+FROM line_items
 WHERE ($1::uuid IS NULL OR fleet_id = $1)
   AND ($2::uuid IS NULL OR employee_id = $2)
   AND ($3::uuid IS NULL OR vehicle_id = $3)

@@ -12,3 +12,6 @@ FROM vehicles v,
      LATERAL (SELECT greatest(coalesce(v.synced_through + 1, f.first_readable),
                               f.first_readable, t.today - 29) AS oldest_unread) u
 WHERE v.sync_state <> 'not_capable';
+
+-- name: statements_by_status
+SELECT status, count(*) AS n FROM statements GROUP BY status;

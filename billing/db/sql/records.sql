@@ -1,10 +1,16 @@
--- name: upsert_record
--- A new day is inserted; a day whose figures changed is restated (revision + 1); an unchanged
--- day is left alone and returns no row.
+-- name: upsert_records
+-- One vehicle's days in one statement ($3 … $7 and $11 are arrays, one element per day, raw as
+-- JSON text). A new day is inserted; a day whose figures changed is restated (revision + 1);
+-- an unchanged day is left alone and returns no row.
 INSERT INTO charge_records AS r
     (vehicle_id, employee_id, charge_date, home_kwh, other_kwh, supercharger_kwh, total_kwh,
      raw, source, request_id, fetched_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+SELECT $1, $2, d.charge_date, d.home_kwh, d.other_kwh, d.supercharger_kwh, d.total_kwh,
+       d.raw::jsonb, $8, $9, $10
+FROM unnest($3::date[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[],
+            $11::text[]) WITH ORDINALITY
+     AS d(charge_date, home_kwh, other_kwh, supercharger_kwh, total_kwh, raw, n)
+ORDER BY d.n
 ON CONFLICT (vehicle_id, charge_date) DO UPDATE SET
     home_kwh = EXCLUDED.home_kwh,
     other_kwh = EXCLUDED.other_kwh,
@@ -32,8 +38,13 @@ WHERE vehicle_id = $1 AND charge_date BETWEEN $2 AND $3
 ORDER BY charge_date;
 
 -- name: set_flags
-UPDATE charge_records SET flags = $3
-WHERE vehicle_id = $1 AND charge_date = $2 AND flags IS DISTINCT FROM $3;
+-- Many days of one vehicle at once: $2 the days, $3 each day's flags as a JSON array of text.
+UPDATE charge_records AS r
+SET flags = f.flags
+FROM unnest($2::date[], $3::text[]) AS u(charge_date, flags_json),
+     LATERAL (SELECT ARRAY(SELECT e FROM jsonb_array_elements_text(u.flags_json::jsonb)
+                                  WITH ORDINALITY AS x(e, n) ORDER BY n)::text[] AS flags) f
+WHERE r.vehicle_id = $1 AND r.charge_date = u.charge_date AND r.flags IS DISTINCT FROM f.flags;
 
 -- name: share_fleet
 -- Pricing reads the fleet's tariffs: hold off tariff changes (which take this row exclusively)
