@@ -88,7 +88,8 @@ def _key(lines: list[str], role: str) -> str:
 
 async def _connect_new_car(url: str, manager: str, fleet_id: str) -> str:
     headers = {"Authorization": f"Bearer {manager}"}
-    async with aiohttp.ClientSession() as browser:
+    # a browser: it keeps the cookie that binds the Connect flow to it (on 127.0.0.1 too)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
         body = {"fleet_id": fleet_id, "external_ref": "HR-LATE", "name": "Late Comer"}
         async with browser.post(f"{url}/v1/employees", json=body, headers=headers) as response:
             assert response.status == 201, await response.text()
