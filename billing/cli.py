@@ -7,61 +7,22 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
 from uuid import UUID
 
 import click
 
-from billing.config import ConfigError, Settings, load_settings, unknown_variables
+from billing.cli_keys import apikey
+from billing.cli_support import command_settings, open_pool, run_command
+from billing.config import ConfigError, load_settings
 from billing.crypto import new_key
-from billing.db.embedded import EmbeddedMissing, resolve_dsn, stop_embedded_servers
-from billing.db.migrations import require_head, upgrade_async
-from billing.db.pool import Pool, create_pool, transaction
-from billing.db.server import DatabaseUnavailable
-from billing.domain.access import ROLES, Role
-from billing.domain.errors import DomainError
+from billing.db.embedded import resolve_dsn
+from billing.db.migrations import upgrade_async
+from billing.db.pool import create_pool
 from billing.observability import configure_logging
 
-T = TypeVar("T")
 log = logging.getLogger("billing")
-
-
-def _settings(**overrides: object) -> Settings:
-    for warning in unknown_variables():
-        click.echo(warning, err=True)
-    try:
-        settings = load_settings(**overrides)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    configure_logging(settings.log_format)
-    return settings
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine; stop the embedded server (if this process started it) afterwards."""
-    try:
-        return asyncio.run(main())
-    except (DomainError, DatabaseUnavailable, EmbeddedMissing) as exc:
-        raise click.ClickException(exc.message) from None
-    except OSError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        stop_embedded_servers()
-
-
-async def open_pool(settings: Settings, *, max_size: int) -> Pool:
-    """A pool on the configured database, whose schema must be at head."""
-    pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=max_size)
-    try:
-        async with pool.acquire() as conn:
-            await require_head(conn)
-    except BaseException:
-        await pool.close()
-        raise
-    return pool
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,22 +31,25 @@ def main() -> None:
     """Reimburses employees for charging their electric company cars at home."""
 
 
+main.add_command(apikey)
+
+
 @main.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest revision (safe to repeat)."""
-    settings = _settings()
+    settings = command_settings()
 
     async def run() -> None:
         await upgrade_async(await resolve_dsn(settings))
 
-    _run(run)
+    run_command(run)
     click.echo("schema is at head")
 
 
 @main.command()
 def serve() -> None:
     """Serve the HTTP API and web pages."""
-    settings = _settings()
+    settings = command_settings()
     if settings.secret_key is None:
         raise click.ClickException(
             "BILLING_SECRET_KEY is required (generate one with `billing secret-key`)"
@@ -98,7 +62,7 @@ def serve() -> None:
             log.info("serving on %s", url)
             await wait_for_stop_signal()
 
-    _run(run)
+    run_command(run)
 
 
 @main.command("secret-key")
@@ -110,7 +74,7 @@ def secret_key() -> None:
 @main.command("rotate-secret-key")
 def rotate_secret_key() -> None:
     """Re-encrypt every stored Smartcar token under BILLING_SECRET_KEY's first key."""
-    settings = _settings()
+    settings = command_settings()
     if settings.secret_key is None:
         raise click.ClickException(
             "BILLING_SECRET_KEY is required: the new key first, then the old one(s)"
@@ -130,7 +94,7 @@ def rotate_secret_key() -> None:
         finally:
             await pool.close()
 
-    result = _run(run)
+    result = run_command(run)
     click.echo(
         f"re-encrypted {result.rotated} connection(s) under the first key of BILLING_SECRET_KEY"
     )
@@ -141,116 +105,6 @@ def rotate_secret_key() -> None:
             f"{len(result.unreadable)} connection(s) decrypt with none of BILLING_SECRET_KEY's "
             f"keys and were left as they are ({ids}{more}); add the key that encrypted them"
         )
-
-
-@main.group()
-def apikey() -> None:
-    """Manage API keys."""
-
-
-@apikey.command("create")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--fleet", "fleet_id", type=click.UUID, help="the fleet the key is bound to")
-@click.option("--employee", "employee_id", type=click.UUID, help="the employee it acts for")
-@click.option("--name", help="a label to recognise the key by")
-@click.option("--expires-in", help="lifetime such as 30d, 12h, 90m or 2w (default: never)")
-def apikey_create(
-    role: Role,
-    fleet_id: UUID | None,
-    employee_id: UUID | None,
-    name: str | None,
-    expires_in: str | None,
-) -> None:
-    """Create an API key and print it (it is shown only this once)."""
-    from billing.domain.apikeys import check_binding, parse_duration
-
-    try:
-        check_binding(role, fleet_id, employee_id)
-        lifetime = parse_duration(expires_in) if expires_in else None
-    except DomainError as exc:
-        raise click.UsageError(exc.message) from None
-    settings = _settings()
-    from billing.db import apikeys
-
-    async def run() -> str:
-        pool = await open_pool(settings, max_size=1)
-        try:
-            async with transaction(pool) as conn:
-                return await apikeys.create_key(
-                    conn,
-                    role=role,
-                    fleet_id=fleet_id,
-                    employee_id=employee_id,
-                    name=name,
-                    expires_at=datetime.now(UTC) + lifetime if lifetime else None,
-                    actor="cli",
-                )
-        finally:
-            await pool.close()
-
-    click.echo(_run(run))
-
-
-@apikey.command("list")
-@click.option("--json", "as_json", is_flag=True, help="one JSON object per key")
-def apikey_list(as_json: bool) -> None:
-    """List every key (prefix, role, binding, expiry, last use; never the secret)."""
-    settings = _settings()
-    from billing.db import apikeys
-    from billing.domain.apikeys import ApiKey
-
-    async def run() -> list[ApiKey]:
-        pool = await open_pool(settings, max_size=1)
-        try:
-            async with pool.acquire() as conn:
-                return await apikeys.list_keys(conn)
-        finally:
-            await pool.close()
-
-    keys = _run(run)
-    if as_json:
-        for key in keys:
-            click.echo(key.model_dump_json())
-        return
-    click.echo(f"{'PREFIX':<20} {'ROLE':<9} {'STATE':<8} {'EXPIRES':<17} {'LAST USED':<17} NAME")
-    now = datetime.now(UTC)
-    for key in keys:
-        state = (
-            "revoked"
-            if key.revoked_at
-            else "expired"
-            if key.expires_at and key.expires_at <= now
-            else "active"
-        )
-        click.echo(
-            f"{key.prefix:<20} {key.role:<9} {state:<8} {_when(key.expires_at):<17}"
-            f" {_when(key.last_used_at):<17} {key.name or ''}"
-        )
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ") if value else "-"
-
-
-@apikey.command("revoke")
-@click.argument("prefix")
-def apikey_revoke(prefix: str) -> None:
-    """Revoke the key whose public prefix (fb_<role>_<8 chars>) is PREFIX, at once."""
-    # a whole key pasted by mistake: its prefix is everything before the last underscore
-    prefix = prefix.rpartition("_")[0] if prefix.count("_") > 2 else prefix
-    settings = _settings()
-    from billing.db import apikeys
-
-    async def run() -> None:
-        pool = await open_pool(settings, max_size=1)
-        try:
-            async with transaction(pool) as conn:
-                await apikeys.revoke(conn, prefix, actor="cli")
-        finally:
-            await pool.close()
-
-    _run(run)
-    click.echo(f"revoked {prefix}")
 
 
 @main.command()
@@ -267,21 +121,21 @@ def sync(vehicles: tuple[UUID, ...], all_due: bool, as_json: bool) -> None:
     """Read vehicles now, under the shared budget and leases."""
     if bool(vehicles) == all_due:
         raise click.UsageError("give --vehicle ID (repeatable) or --all")
-    settings = _settings()
+    settings = command_settings()
     if settings.secret_key is None:
         raise click.ClickException(
             "BILLING_SECRET_KEY is required to read Smartcar tokens (the one the API uses)"
         )
     from billing.sync.progress import run_sync_command
 
-    ok = _run(lambda: run_sync_command(settings, list(vehicles) or None, as_json=as_json))
+    ok = run_command(lambda: run_sync_command(settings, list(vehicles) or None, as_json=as_json))
     sys.exit(0 if ok else 3)
 
 
 @main.command()
 def worker() -> None:
     """Scheduled work: syncing vehicles and token upkeep, until SIGINT/SIGTERM."""
-    settings = _settings()
+    settings = command_settings()
     if settings.secret_key is None:
         raise click.ClickException("BILLING_SECRET_KEY is required to read Smartcar tokens")
     from billing.runtime import wait_for_stop_signal
@@ -307,7 +161,7 @@ def worker() -> None:
         finally:
             await pool.close()
 
-    _run(run)
+    run_command(run)
 
 
 @main.group()
@@ -327,10 +181,10 @@ def _period(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--finalize", is_flag=True, help="also finalize every draft (all or nothing)")
 def statements_close(fleet_id: UUID, period: str, finalize: bool) -> None:
     """Draft (and finalize) a month's statements of a fleet, with progress."""
-    settings = _settings()
+    settings = command_settings()
     from billing.close_cli import close_command
 
-    click.echo(_run(lambda: close_command(settings, fleet_id, period, finalize)), err=True)
+    click.echo(run_command(lambda: close_command(settings, fleet_id, period, finalize)), err=True)
 
 
 @main.command("export")
@@ -341,10 +195,10 @@ def statements_close(fleet_id: UUID, period: str, finalize: bool) -> None:
 )
 def export(fleet_id: UUID, fmt: Literal["csv", "datev-lodas"], output: Path | None) -> None:
     """A payroll export of everything finalized and not yet exported (stdout without -o)."""
-    settings = _settings()
+    settings = command_settings()
     from billing.close_cli import export_command
 
-    content, summary = _run(lambda: export_command(settings, fleet_id, fmt))
+    content, summary = run_command(lambda: export_command(settings, fleet_id, fmt))
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
@@ -396,7 +250,7 @@ def smartcar_sim(
             sys.stdout.flush()
             await wait_for_stop_signal()
 
-    _run(run)
+    run_command(run)
 
 
 def _demo_secret(data_dir: Path) -> str:
@@ -421,13 +275,13 @@ def demo() -> None:
         if env_settings.secret_key
         else _demo_secret(env_settings.data_dir)
     )
-    settings = _settings(secret_key=secret)
+    settings = command_settings(secret_key=secret)
     from billing.demo import run_demo
 
     async def run() -> None:
         await run_demo(settings, lambda text: click.echo(text, err=text.endswith("…")))
 
-    _run(run)
+    run_command(run)
     click.echo("stopped.", err=True)
 
 
