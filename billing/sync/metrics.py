@@ -26,7 +26,8 @@ from billing.domain.models import SyncState
 from billing.domain.planner import SAFETY_MARGIN_DAYS
 from billing.domain.statements import StatementStatus
 from billing.runtime import serving
-from billing.sync.vehicle import SyncContext, SyncResult
+from billing.sync.outcomes import SyncResult
+from billing.sync.vehicle import SyncContext
 
 
 class SyncMetrics:

@@ -22,8 +22,8 @@ from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
 from billing.db.pool import create_pool
 from billing.observability import logs_through, new_request_id, request_context
+from billing.sync.outcomes import SyncResult
 from billing.sync.runner import due_count, run_pass, sync_context
-from billing.sync.vehicle import SyncResult
 
 
 async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_json: bool) -> bool:

@@ -28,8 +28,9 @@ from billing.db.budget import Bucket
 from billing.db.pool import Pool
 from billing.db.queries import queries
 from billing.smartcar.client import SmartcarClient
+from billing.sync.outcomes import SyncResult
 from billing.sync.tokens import TokenKeeper
-from billing.sync.vehicle import SyncContext, SyncResult, explain_skip, sync_vehicle
+from billing.sync.vehicle import SyncContext, explain_skip, sync_vehicle
 
 _q = queries("sync")
 log = logging.getLogger(__name__)

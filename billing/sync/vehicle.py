@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -31,33 +31,19 @@ from billing.smartcar.client import SmartcarClient
 from billing.smartcar.errors import Advice, SmartcarError
 from billing.smartcar.records import ChargeRecordsResult
 from billing.sync.ingest import IngestResult, VehicleOwner, store_records
+from billing.sync.outcomes import (
+    Outcome,
+    SyncResult,
+    local_error,
+    outcome_of,
+    state_for,
+)
 from billing.sync.tokens import ConnectionBroken, TokenKeeper, needs_key_error
 
 _q = queries("sync")
 log = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
 ENDPOINT = "charge_records"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    vehicle_id: UUID
-    outcome: Outcome
-    records: int = 0
-    line_items: int = 0
-    error: dict[str, Any] | None = None
-    # Whether a charge-records call went out; when not, its budget token is given back.
-    called: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "vehicle_id": str(self.vehicle_id),
-            "outcome": self.outcome,
-            "records": self.records,
-            "line_items": self.line_items,
-            "error": self.error,
-        }
 
 
 class _BeforeCall(Exception):
@@ -82,17 +68,6 @@ class SyncContext:
     rng: random.Random
 
 
-def _local_error(type_: str, description: str) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "code": None,
-        "status": None,
-        "request_id": None,
-        "retry_after_s": None,
-        "description": description,
-    }
-
-
 def _view(row: asyncpg.Record) -> planner.VehicleView:
     return planner.VehicleView(
         id=row["id"],
@@ -106,28 +81,6 @@ def _view(row: asyncpg.Record) -> planner.VehicleView:
     )
 
 
-def _state_for(error: SmartcarError) -> SyncState:
-    match error.advice:
-        case "vehicle_throttled":
-            return "throttled"
-        case "needs_reauth" | "refresh_token":
-            return "needs_reauth"
-        case "owner_action":
-            return "owner_action"
-        case "not_capable":
-            return "not_capable"
-        case "plan_limit" | "our_bug" | "bad_payload":
-            return "failed"
-        case "retry_later" | "app_throttled":
-            return "retry_later"
-
-
-def _outcome(error: SmartcarError) -> Outcome:
-    if error.advice == "refresh_token":
-        return "needs_reauth"
-    return error.outcome
-
-
 async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     """Read the vehicle once. The caller has taken one call from the shared budget."""
     row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
@@ -138,7 +91,7 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
         return SyncResult(
             vehicle_id,
             outcome,
-            error=_local_error(
+            error=local_error(
                 "NOT_READABLE", f"the vehicle is {row['sync_state']}; nothing was called"
             ),
             called=False,
@@ -337,7 +290,7 @@ async def _record_failure(
                 await ctx.bucket.drain(conn, error.retry_after_s or 60.0)
         case _:
             not_before = None  # a state nobody reads until a person acts
-    state = _state_for(error)
+    state = state_for(error)
     async with transaction(ctx.pool) as conn:
         await conn.execute(_q.record_failure, row["id"], state, now, error.to_json(), not_before)
         if error.status is not None:
@@ -359,7 +312,7 @@ async def _record_failure(
         error.description,
         state,
     )
-    return SyncResult(row["id"], _outcome(error), error=error.to_json())
+    return SyncResult(row["id"], outcome_of(error), error=error.to_json())
 
 
 def _needs_key(row: asyncpg.Record) -> SyncResult:
@@ -371,7 +324,7 @@ def _needs_key(row: asyncpg.Record) -> SyncResult:
 async def _fail_locally(
     ctx: SyncContext, row: asyncpg.Record, state: SyncState, type_: str, description: str
 ) -> SyncResult:
-    error = _local_error(type_, description)
+    error = local_error(type_, description)
     async with transaction(ctx.pool) as conn:
         await conn.execute(_q.record_failure, row["id"], state, ctx.clock(), error, None)
     return SyncResult(row["id"], "needs_reauth", error=error, called=False)
@@ -382,7 +335,7 @@ async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
     if row is None:
         return SyncResult(
-            vehicle_id, "failed", error=_local_error("NOT_FOUND", "no vehicle with this id")
+            vehicle_id, "failed", error=local_error("NOT_FOUND", "no vehicle with this id")
         )
     now = ctx.clock()
     state: SyncState = row["sync_state"]
@@ -394,22 +347,22 @@ async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
             vehicle_id,
             outcome,
             error=row["last_error"]
-            or _local_error("NOT_READABLE", f"the vehicle is {state}; nothing was called"),
+            or local_error("NOT_READABLE", f"the vehicle is {state}; nothing was called"),
         )
     if row["not_before"] is not None and row["not_before"] > now:
         return SyncResult(
             vehicle_id,
             "retry_later",
-            error=_local_error("BACKING_OFF", f"not read before {row['not_before'].isoformat()}"),
+            error=local_error("BACKING_OFF", f"not read before {row['not_before'].isoformat()}"),
         )
     if row["lease_until"] is not None and row["lease_until"] > now:
         return SyncResult(
             vehicle_id,
             "retry_later",
-            error=_local_error("LEASED", "another process is reading this vehicle"),
+            error=local_error("LEASED", "another process is reading this vehicle"),
         )
     return SyncResult(
         vehicle_id,
         "retry_later",
-        error=_local_error("NOT_CLAIMED", "the vehicle could not be claimed; try again"),
+        error=local_error("NOT_CLAIMED", "the vehicle could not be claimed; try again"),
     )

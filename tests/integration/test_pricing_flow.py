@@ -25,8 +25,9 @@ from billing.smartcar.sim import Simulator, SimulatorOptions
 from billing.smartcar.sim.data import day_energy
 from billing.smartcar.sim.simulator import SimUser
 from billing.sync.ingest import VehicleOwner, store_records
+from billing.sync.outcomes import SyncResult
 from billing.sync.runner import run_pass, sync_context
-from billing.sync.vehicle import SyncContext, SyncResult
+from billing.sync.vehicle import SyncContext
 from tests.factories import Factory
 from tests.integration.conftest import import_vehicle
 from tests.line_item_factories import LineItemFactory

@@ -21,8 +21,9 @@ from aiohttp.test_utils import TestClient
 from billing.config import Settings
 from billing.db.pool import Pool
 from billing.smartcar.sim import Simulator, SimulatorOptions
+from billing.sync.outcomes import SyncResult
 from billing.sync.runner import run_pass, sync_context
-from billing.sync.vehicle import SyncContext, SyncResult
+from billing.sync.vehicle import SyncContext
 from tests.factories import Factory
 from tests.integration.conftest import import_vehicle
 

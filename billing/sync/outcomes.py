@@ -1,0 +1,66 @@
+"""What a read of one vehicle came to: its outcome, the vehicle's next sync state, and the
+error it records, chosen from the Smartcar error's advice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from billing.domain.models import SyncState
+from billing.smartcar.errors import SmartcarError
+
+Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    vehicle_id: UUID
+    outcome: Outcome
+    records: int = 0
+    line_items: int = 0
+    error: dict[str, Any] | None = None
+    # Whether a charge-records call went out; when not, its budget token is given back.
+    called: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vehicle_id": str(self.vehicle_id),
+            "outcome": self.outcome,
+            "records": self.records,
+            "line_items": self.line_items,
+            "error": self.error,
+        }
+
+
+def local_error(type_: str, description: str) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "code": None,
+        "status": None,
+        "request_id": None,
+        "retry_after_s": None,
+        "description": description,
+    }
+
+
+def state_for(error: SmartcarError) -> SyncState:
+    match error.advice:
+        case "vehicle_throttled":
+            return "throttled"
+        case "needs_reauth" | "refresh_token":
+            return "needs_reauth"
+        case "owner_action":
+            return "owner_action"
+        case "not_capable":
+            return "not_capable"
+        case "plan_limit" | "our_bug" | "bad_payload":
+            return "failed"
+        case "retry_later" | "app_throttled":
+            return "retry_later"
+
+
+def outcome_of(error: SmartcarError) -> Outcome:
+    if error.advice == "refresh_token":
+        return "needs_reauth"
+    return error.outcome
