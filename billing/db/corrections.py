@@ -13,14 +13,12 @@ import asyncpg
 from billing.db import audit, ledger
 from billing.db.pool import Connection
 from billing.db.queries import queries
+from billing.domain.correction_results import Correction, CorrectionRequest, describe
 from billing.domain.corrections import (
-    Correction,
     CorrectionBody,
     CorrectionPlan,
-    CorrectionRequest,
     EmployeeBooks,
     corrected_range,
-    describe,
     plan_correction,
     split_tariffs,
 )

@@ -7,7 +7,8 @@ from uuid import UUID
 from billing.db import corrections, master
 from billing.db.pool import Pool, transaction
 from billing.domain.access import Principal
-from billing.domain.corrections import Correction, CorrectionBody
+from billing.domain.correction_results import Correction
+from billing.domain.corrections import CorrectionBody
 from billing.services import money
 
 

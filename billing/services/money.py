@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from billing.db import corrections, duties, line_items
 from billing.db.pool import Connection
 from billing.domain.access import Principal
-from billing.domain.corrections import Correction, CorrectionBody
+from billing.domain.correction_results import Correction
+from billing.domain.corrections import CorrectionBody
 from billing.domain.decisions import Requested
 from billing.domain.errors import Forbidden
 from billing.domain.line_items import LineItem

@@ -6,7 +6,8 @@ from aiohttp import web
 
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
-from billing.domain.corrections import Correction, CorrectionBody
+from billing.domain.correction_results import Correction
+from billing.domain.corrections import CorrectionBody
 from billing.services.corrections import apply_correction, preview_correction
 
 routes = Routes()
