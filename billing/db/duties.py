@@ -33,3 +33,9 @@ async def prices_own_days(
         _q.own_unpriced, fleet_id, list(own.employees), list(own.vehicles), valid_from, valid_to
     )
     return found
+
+
+async def vehicles_of_records(conn: Connection, record_ids: list[UUID]) -> set[UUID]:
+    """The cars whose charge records these are."""
+    rows = await conn.fetch(_q.vehicles_of_records, record_ids)
+    return {row["vehicle_id"] for row in rows}

@@ -45,7 +45,10 @@ async def apply_correction(
         touched = await corrections.preview(conn, tariff, body)
         employees = {line.employee_id for line in touched.updated}
         employees |= {line.employee_id for line in touched.created}
-        if any(own.holds(employee_id) for employee_id in employees):
+        records = {line.charge_record_id for line in touched.updated}
+        records |= {line.charge_record_id for line in touched.created}
+        cars = await duties.vehicles_of_records(conn, sorted(records))
+        if any(own.holds(employee_id) for employee_id in employees) or cars & own.vehicles:
             raise Forbidden(
                 "this correction changes the money of the employee this key is bound to (or of "
                 f"records that employee's keys created); {NEEDS_ANOTHER_MANAGER} applies it"

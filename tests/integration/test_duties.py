@@ -172,6 +172,21 @@ async def test_a_correction_raising_the_bound_employees_money_needs_another_mana
     assert adjustments == 1
 
 
+async def test_a_correction_touching_a_car_the_bound_key_linked_needs_another_manager(
+    client: Client, office: Office, pool: Pool
+) -> None:
+    linked = await _vehicle(client, office.bound, office.colleague.id)
+    pending = await office.items.priced_day(linked, office.tariff, date(2024, 3, 1))
+    path = f"/v1/tariffs/{office.tariff.id}/corrections"
+    resp = await client.post(path, json={"price_per_kwh": "0.90"}, headers=office.bound)
+    assert resp.status == 403, await resp.text()
+    assert await pool.fetchval("SELECT amount FROM line_items WHERE id = $1", pending.id) == (
+        pending.amount
+    )
+    resp = await client.post(path, json={"price_per_kwh": "0.90"}, headers=office.other)
+    assert resp.status == 200, await resp.text()
+
+
 async def test_an_unbound_manager_and_other_peoples_money_are_unaffected(
     client: Client, office: Office
 ) -> None:

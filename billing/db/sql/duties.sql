@@ -16,3 +16,6 @@ SELECT EXISTS (
       AND r.charge_date >= $4 AND ($5::date IS NULL OR r.charge_date < $5)
       AND NOT EXISTS (SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id)
 );
+
+-- name: vehicles_of_records
+SELECT DISTINCT vehicle_id FROM charge_records WHERE id = ANY($1::uuid[]);
