@@ -28,14 +28,18 @@ from yarl import URL
 from billing.app import create_app
 from billing.config import Settings, load_settings
 from billing.db import apikeys, audit, master
+from billing.db import demo as demo_db
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
 from billing.db.pool import Connection, Pool, create_pool, transaction
 from billing.demo_close import close_demo_months
 from billing.domain.access import ROLES
+from billing.domain.decisions import Requested
 from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
+from billing.services import decisions
+from billing.services.common import system
 from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
 from billing.smartcar.sim.data import day_energy
 from billing.sync.runner import run_pass, sync_context
@@ -44,6 +48,7 @@ from billing.sync.worker import Worker
 
 DEMO_FLEET = "Demo Fleet GmbH"
 ACTOR = "demo:seed"
+DEMO = system("demo")  # the demo's own decisions, made through the decision service
 SIM_SEED = 2026
 log = logging.getLogger(__name__)
 
@@ -145,15 +150,13 @@ async def _create_fleet(conn: Connection) -> UUID:
 async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
     """Create the demo fleet once; later runs reuse it and the keys saved beside the data."""
     async with transaction(pool) as conn:
-        fleet_id = await conn.fetchval("SELECT id FROM fleets WHERE name = $1", DEMO_FLEET)
+        fleet_id = await demo_db.fleet_named(conn, DEMO_FLEET)
         saved = DemoKeys.load(keys_file)
         if fleet_id is not None and saved is not None:
             return saved
         if fleet_id is None:
             fleet_id = await _create_fleet(conn)
-        first_employee = await conn.fetchval(
-            "SELECT id FROM employees WHERE fleet_id = $1 ORDER BY external_ref LIMIT 1", fleet_id
-        )
+        first_employee = await demo_db.first_employee(conn, fleet_id)
         keys: dict[str, str] = {}
         for role in ROLES:
             keys[role] = await apikeys.create_key(
@@ -170,17 +173,14 @@ async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
 
 async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
     """Connect every demo employee's car through the real Connect flow, playing the browser."""
-    employees = await pool.fetch(
-        "SELECT e.id FROM employees e JOIN fleets f ON f.id = e.fleet_id "
-        "WHERE f.name = $1 ORDER BY e.external_ref",
-        DEMO_FLEET,
-    )
+    async with pool.acquire() as conn:
+        employees = await demo_db.employees_of_fleet_named(conn, DEMO_FLEET)
     headers = {"Authorization": f"Bearer {manager_key}"}
     connected = 0
     # a browser keeps the cookie that binds each Connect flow to it (on 127.0.0.1 too)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
-        for row in employees:
-            start = f"{api_url}/v1/connect/start?employee_id={row['id']}"
+        for employee_id in employees:
+            start = f"{api_url}/v1/connect/start?employee_id={employee_id}"
             async with browser.get(start, headers=headers, allow_redirects=False) as response:
                 consent = URL(response.headers["Location"])
             # A simulator knob: connected 30 days ago, so a full window is readable. Seeded,
@@ -190,60 +190,32 @@ async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
                 if response.status == 200:
                     connected += 1
                 else:
-                    log.warning("connecting employee %s failed: %s", row["id"], response.status)
+                    log.warning("connecting employee %s failed: %s", employee_id, response.status)
     return connected
 
 
 async def show_a_restatement(ctx: SyncContext, pool: Pool, sim: Simulator) -> bool:
     """Approve a line whose day the simulator restates a few days later, then let those days
     pass in the simulator and read again: the approved line stays, an adjustment appears."""
-    if await pool.fetchval("SELECT count(*) FROM line_items WHERE kind = 'adjustment'"):
-        return False
     today = sim.now().date()
-    candidates = await pool.fetch(
-        "SELECT l.id, l.vehicle_id, l.version, l.charge_date, v.smartcar_vehicle_id "
-        "FROM line_items l JOIN vehicles v ON v.id = l.vehicle_id "
-        "WHERE l.status = 'pending' AND l.kind = 'charge' AND l.charge_date >= $1 "
-        "ORDER BY l.charge_date DESC",
-        today - timedelta(days=4),
-    )
+    async with pool.acquire() as conn:
+        if await demo_db.has_adjustments(conn):
+            return False
+        candidates = await demo_db.recent_pending_charges(conn, today - timedelta(days=4))
     for line in candidates:
-        profile = sim.vehicles.get(line["smartcar_vehicle_id"])
+        profile = sim.vehicles.get(line.smartcar_vehicle_id)
         if profile is None:
             continue
-        day = line["charge_date"]
+        day = line.charge_date
         served_now = day_energy(profile, sim.options.seed, day, today)
         served_later = day_energy(profile, sim.options.seed, day, today + timedelta(days=5))
         if served_later.restated and not served_now.restated:
-            await _approve(pool, line["id"], line["version"])
+            # through the same decision rules as an approval in the API or the pages
+            await decisions.decide(pool, DEMO, [Requested(line.id, "approve", line.version)])
             sim.advance(5 * 86400)
-            await run_pass(ctx, only=[line["vehicle_id"]])
+            await run_pass(ctx, only=[line.vehicle_id])
             return True
     return False
-
-
-async def _approve(pool: Pool, line_id: UUID, version: int) -> None:
-    async with transaction(pool) as conn:
-        before = dict(await conn.fetchrow("SELECT * FROM line_items WHERE id = $1", line_id) or {})
-        after = await conn.fetchrow(
-            "UPDATE line_items SET status = 'approved', decided_by = $3, decided_at = now(), "
-            "reason = 'demo: approved to show a later restatement', version = version + 1 "
-            "WHERE id = $1 AND version = $2 RETURNING *",
-            line_id,
-            version,
-            ACTOR,
-        )
-        assert after is not None
-        await audit.record(
-            conn,
-            actor=ACTOR,
-            fleet_id=after["fleet_id"],
-            entity="line_item",
-            entity_id=line_id,
-            action="approve",
-            before=before,
-            after=dict(after),
-        )
 
 
 async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
@@ -282,9 +254,9 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                     await run_pass(ctx)
                     await show_a_restatement(ctx, pool, sim)
                     say(await _summary(pool))
-                    fleet_id = await pool.fetchval(
-                        "SELECT id FROM fleets WHERE name = $1", DEMO_FLEET
-                    )
+                    async with pool.acquire() as conn:
+                        fleet_id = await demo_db.fleet_named(conn, DEMO_FLEET)
+                    assert fleet_id is not None
                     closed = await close_demo_months(pool, fleet_id)
                     if closed:
                         say(closed)
@@ -311,26 +283,14 @@ def demo_sync_context(
 
 
 async def _summary(pool: Pool) -> str:
-    states = await pool.fetch(
-        "SELECT sync_state, count(*) AS n FROM vehicles GROUP BY 1 ORDER BY 1"
-    )
-    lines = await pool.fetchrow(
-        "SELECT count(*) FILTER (WHERE status = 'pending') AS pending, "
-        "count(*) FILTER (WHERE kind = 'adjustment') AS adjustments, "
-        "coalesce(sum(amount) FILTER (WHERE status = 'pending'), 0) AS pending_amount "
-        "FROM line_items"
-    )
-    unpriced = await pool.fetchval(
-        "SELECT count(*) FROM charge_records r WHERE r.home_kwh > 0 AND NOT EXISTS "
-        "(SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id)"
-    )
-    assert lines is not None
-    by_state = ", ".join(f"{row['n']} {row['sync_state']}" for row in states)
+    async with pool.acquire() as conn:
+        seen = await demo_db.totals(conn)
+    by_state = ", ".join(f"{n} {state}" for state, n in seen.vehicles_by_state)
     return (
         f"vehicles: {by_state}\n"
-        f"line items: {lines['pending']} pending"
-        f" (EUR {in_minor_units(lines['pending_amount'], 'EUR')}), "
-        f"{lines['adjustments']} adjustment(s); {unpriced} unpriced day(s)"
+        f"line items: {seen.pending} pending"
+        f" (EUR {in_minor_units(seen.pending_amount, 'EUR')}), "
+        f"{seen.adjustments} adjustment(s); {seen.unpriced_days} unpriced day(s)"
     )
 
 

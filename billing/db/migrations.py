@@ -63,17 +63,24 @@ def execute_script(sql: str) -> None:
     await_only(driver.execute(sql))
 
 
-async def require_head(conn: Connection) -> None:
-    """Raise DatabaseUnavailable, saying to run `billing migrate`, unless the schema is at head."""
+async def current_revision(conn: Connection) -> str | None:
+    """The schema's revision; None for a database never migrated."""
     import asyncpg
 
     from billing.db.queries import queries
-    from billing.db.server import VARIABLE, DatabaseUnavailable
 
     try:
-        current = await conn.fetchval(queries("server").schema_revision)
+        revision: str | None = await conn.fetchval(queries("server").schema_revision)
     except asyncpg.UndefinedTableError:
-        current = None
+        return None
+    return revision
+
+
+async def require_head(conn: Connection) -> None:
+    """Raise DatabaseUnavailable, saying to run `billing migrate`, unless the schema is at head."""
+    from billing.db.server import VARIABLE, DatabaseUnavailable
+
+    current = await current_revision(conn)
     expected = head_revision()
     if current != expected:
         raise DatabaseUnavailable(

@@ -116,7 +116,7 @@ def _decisions(form: dict[str, list[str]]) -> DecisionsBody:
         item_id, _, version = item.partition(":")
         entries.append({"id": item_id, "decision": decision, "version": version, "reason": reason})
     if not entries:
-        raise InvalidData("select at least one line item")
+        raise InvalidData("choose at least one line item")
     try:
         return DecisionsBody.model_validate({"decisions": entries})
     except ValidationError as exc:

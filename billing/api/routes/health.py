@@ -13,7 +13,7 @@ from billing.api.keys import METRICS, OPENAPI
 from billing.api.registry import Routes
 from billing.api.routes.common import pool
 from billing.db import changes
-from billing.db.migrations import head_revision
+from billing.db.migrations import current_revision, head_revision
 
 routes = Routes()
 
@@ -54,7 +54,7 @@ async def readyz(request: web.Request) -> web.Response | Readiness:
     expected = head_revision()
     try:
         async with pool(request).acquire(timeout=5) as conn:
-            current = await conn.fetchval("SELECT version_num FROM alembic_version")
+            current = await current_revision(conn)
     except Exception as exc:  # any failure to reach the database means not ready
         body = Readiness(
             status="unavailable",
