@@ -11,15 +11,14 @@ from billing.api.cookies import bind_browser
 from billing.api.keys import POOL, SETTINGS
 from billing.db import master, vehicles, views
 from billing.db.pages import After
-from billing.domain.access import Principal
-from billing.domain.errors import Forbidden, InvalidData, NotFound
+from billing.domain.errors import Forbidden, InvalidData
 from billing.domain.models import Vehicle
 from billing.services import invitations
 from billing.services.connect import new_binding, start_connect
 from billing.services.reassignments import decide_reassignment, list_reassignments
 from billing.web import charts
 from billing.web.render import render
-from billing.web.session import who
+from billing.web.session import path_id, staff, who
 
 routes = web.RouteTableDef()
 LIST_LIMIT = 500
@@ -33,18 +32,6 @@ SYNC_ADVICE = {
     "retry_later": "A temporary problem; it is read again automatically.",
     "throttled": "Smartcar asked to wait; it is read again after the wait.",
 }
-
-
-def _path_id(request: web.Request) -> UUID:
-    try:
-        return UUID(request.match_info["id"])
-    except ValueError:
-        raise NotFound() from None
-
-
-def _staff(me: Principal) -> None:
-    if me.role == "employee":
-        raise Forbidden("this page is for fleet managers and HR")
 
 
 @routes.get("/app")
@@ -72,8 +59,7 @@ async def landing(request: web.Request) -> web.Response:
 
 @routes.get("/app/employees")
 async def employees_page(request: web.Request) -> web.Response:
-    me = who(request)
-    _staff(me)
+    me = staff(request)
     fleet_id = me.scope_fleet(None)
     async with request.app[POOL].acquire() as conn:
         people = await master.list_employees(
@@ -101,8 +87,7 @@ async def employees_page(request: web.Request) -> web.Response:
 
 @routes.post("/app/reassignments/{id}/{decision:accept|refuse}")
 async def decide_move(request: web.Request) -> web.StreamResponse:
-    me = who(request)
-    _staff(me)
+    me = staff(request)
     form = await request.post()
     reason = form.get("reason")
     decision = request.match_info["decision"]
@@ -112,7 +97,7 @@ async def decide_move(request: web.Request) -> web.StreamResponse:
     await decide_reassignment(
         request.app[POOL],
         me,
-        _path_id(request),
+        path_id(request),
         "accepted" if decision == "accept" else "refused",
         now=datetime.now(UTC),
         reason=text[:500] or None,
@@ -137,8 +122,8 @@ async def _connect(request: web.Request, employee_id: UUID) -> web.StreamRespons
 
 @routes.post("/app/employees/{id}/connect")
 async def connect_for_employee(request: web.Request) -> web.StreamResponse:
-    _staff(who(request))
-    return await _connect(request, _path_id(request))
+    staff(request)
+    return await _connect(request, path_id(request))
 
 
 @routes.post("/app/me/connect")
@@ -181,15 +166,14 @@ async def _employee(request: web.Request, employee_id: UUID, **extra: object) ->
 
 @routes.get("/app/employees/{id}")
 async def employee_page(request: web.Request) -> web.Response:
-    _staff(who(request))
-    return await _employee(request, _path_id(request))
+    staff(request)
+    return await _employee(request, path_id(request))
 
 
 @routes.post("/app/employees/{id}/invitation")
 async def invite(request: web.Request) -> web.Response:
-    me = who(request)
-    _staff(me)
-    employee_id = _path_id(request)
+    me = staff(request)
+    employee_id = path_id(request)
     key = await invitations.invite_employee(
         request.app[POOL], me, employee_id, now=datetime.now(UTC)
     )

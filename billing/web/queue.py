@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from billing.api.keys import POOL
 from billing.db import audit, line_items, views
 from billing.domain.decisions import DecisionConflict, Requested
-from billing.domain.errors import InvalidData, NotFound
+from billing.domain.errors import InvalidData
 from billing.domain.line_items import DecisionsBody, LineItemKind, LineItemStatus
 from billing.services import decisions
 from billing.web.render import render
-from billing.web.session import who
+from billing.web.session import path_id, who
 
 routes = web.RouteTableDef()
 PAGE_SIZE = 500
@@ -154,10 +154,7 @@ async def decide(request: web.Request) -> web.Response:
 @routes.get("/app/line-items/{id}")
 async def line_page(request: web.Request) -> web.Response:
     me = who(request)
-    try:
-        item_id = UUID(request.match_info["id"])
-    except ValueError:
-        raise NotFound() from None
+    item_id = path_id(request)
     async with request.app[POOL].acquire() as conn:
         detail = await line_items.get_line_item_detail(conn, me, item_id)
         events = await audit.list_events(

@@ -18,11 +18,8 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'{forms}; base-uri 'none'; frame-ancestors 'none'"
 )
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-}
+# nosniff and X-Frame-Options come with every response (billing/api/security.py)
+SECURITY_HEADERS = {"Referrer-Policy": "same-origin"}
 
 
 def harden(

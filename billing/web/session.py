@@ -11,6 +11,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from aiohttp import web
 from yarl import URL
@@ -47,6 +48,22 @@ def who(request: web.Request) -> Principal:
     if session is None:
         raise Unauthenticated("please sign in")
     return session.principal
+
+
+def path_id(request: web.Request) -> UUID:
+    """The page's `{id}`; anything that is not an id is a page that does not exist."""
+    try:
+        return UUID(request.match_info["id"])
+    except ValueError:
+        raise NotFound() from None
+
+
+def staff(request: web.Request) -> Principal:
+    """The signed-in manager, HR person or admin; employees get 403."""
+    me = who(request)
+    if me.role == "employee":
+        raise Forbidden("this page is for fleet managers and HR")
+    return me
 
 
 async def _attach_session(request: web.Request) -> None:

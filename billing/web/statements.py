@@ -13,25 +13,18 @@ from billing.api.keys import PDF_EXECUTOR, POOL
 from billing.db import master, views
 from billing.db.pages import After
 from billing.domain.access import Principal
-from billing.domain.errors import Forbidden, InvalidData, NotFound
+from billing.domain.errors import InvalidData
 from billing.domain.statement_models import ExportFormat
 from billing.domain.statements import StatementStatus
 from billing.services import exports, pdfs
 from billing.services import statements as service
 from billing.web.render import render
-from billing.web.session import who
+from billing.web.session import path_id, staff, who
 
 routes = web.RouteTableDef()
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 STATUSES: tuple[StatementStatus, ...] = ("draft", "finalized", "void")
 LIMIT = 500
-
-
-def _id(request: web.Request) -> UUID:
-    try:
-        return UUID(request.match_info["id"])
-    except ValueError:
-        raise NotFound() from None
 
 
 def _period(value: object) -> str:
@@ -163,7 +156,7 @@ async def finalize_month(request: web.Request) -> web.StreamResponse:
 @routes.get("/app/statements/{id}")
 async def statement_page(request: web.Request) -> web.Response:
     me = who(request)
-    detail = await service.get_statement(request.app[POOL], me, _id(request))
+    detail = await service.get_statement(request.app[POOL], me, path_id(request))
     async with request.app[POOL].acquire() as conn:
         employee = await master.get_employee(conn, detail.employee_id)
     return render(
@@ -177,7 +170,7 @@ async def statement_page(request: web.Request) -> web.Response:
 async def finalize_one(request: web.Request) -> web.StreamResponse:
     me = who(request)
     row = await service.finalize_statement(
-        request.app[POOL], me, _id(request), now=datetime.now(UTC)
+        request.app[POOL], me, path_id(request), now=datetime.now(UTC)
     )
     raise web.HTTPSeeOther(f"/app/statements/{row.id}?number={row.number}")
 
@@ -189,13 +182,13 @@ async def void(request: web.Request) -> web.StreamResponse:
     reason = form.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidData("give a reason for voiding the statement")
-    row = await service.void_statement(request.app[POOL], me, _id(request), reason=reason[:500])
+    row = await service.void_statement(request.app[POOL], me, path_id(request), reason=reason[:500])
     raise web.HTTPSeeOther(f"/app/statements/{row.id}?voided=1")
 
 
 @routes.get("/app/statements/{id}/pdf")
 async def statement_pdf(request: web.Request) -> web.Response:
-    statement_id = _id(request)
+    statement_id = path_id(request)
     content = await pdfs.statement_pdf(
         request.app[POOL], who(request), statement_id, executor=request.app[PDF_EXECUTOR]
     )
@@ -206,15 +199,9 @@ async def statement_pdf(request: web.Request) -> web.Response:
     )
 
 
-def _staff(me: Principal) -> None:
-    if me.role == "employee":
-        raise Forbidden("payroll exports are for fleet managers and HR")
-
-
 @routes.get("/app/exports")
 async def exports_page(request: web.Request) -> web.Response:
-    me = who(request)
-    _staff(me)
+    me = staff(request)
     items = await exports.list_exports(
         request.app[POOL], me, fleet_id=None, after=After(), limit=LIMIT
     )
@@ -231,8 +218,7 @@ async def exports_page(request: web.Request) -> web.Response:
 
 @routes.post("/app/exports")
 async def create_export(request: web.Request) -> web.StreamResponse:
-    me = who(request)
-    _staff(me)
+    me = staff(request)
     form = await request.post()
     chosen = form.get("format")
     formats: dict[object, ExportFormat] = {"csv": "csv", "datev-lodas": "datev-lodas"}
@@ -250,9 +236,8 @@ async def create_export(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/app/exports/{id}/file")
 async def export_file(request: web.Request) -> web.Response:
-    me = who(request)
-    _staff(me)
-    stored = await exports.get_export_file(request.app[POOL], me, _id(request))
+    me = staff(request)
+    stored = await exports.get_export_file(request.app[POOL], me, path_id(request))
     suffix, media = ("csv", "text/csv") if stored.format == "csv" else ("txt", "text/plain")
     return web.Response(
         body=stored.content,

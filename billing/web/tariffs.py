@@ -10,32 +10,18 @@ from pydantic import ValidationError
 from billing.api.keys import POOL
 from billing.db import master, views
 from billing.db.pages import After
-from billing.domain.access import Principal
 from billing.domain.corrections import CorrectionBody
-from billing.domain.errors import Forbidden, InvalidData, NotFound
+from billing.domain.errors import InvalidData, NotFound
 from billing.services.corrections import apply_correction, preview_correction
 from billing.web.render import render
-from billing.web.session import who
+from billing.web.session import path_id, staff, who
 
 routes = web.RouteTableDef()
 LIST_LIMIT = 500
 
 
-def _staff(me: Principal) -> None:
-    if me.role == "employee":
-        raise Forbidden("this page is for fleet managers and HR")
-
-
-def _tariff_id(request: web.Request) -> UUID:
-    try:
-        return UUID(request.match_info["id"])
-    except ValueError:
-        raise NotFound() from None
-
-
 async def _page(request: web.Request, **extra: object) -> web.Response:
-    me = who(request)
-    _staff(me)
+    me = staff(request)
     fleet_id = me.scope_fleet(None)
     async with request.app[POOL].acquire() as conn:
         tariffs = await master.list_tariffs(
@@ -85,7 +71,7 @@ async def _body(request: web.Request) -> tuple[CorrectionBody, dict[str, str]]:
 @routes.post("/app/tariffs/{id}/preview")
 async def preview(request: web.Request) -> web.Response:
     me = who(request)
-    tariff_id = _tariff_id(request)
+    tariff_id = path_id(request)
     body, form = await _body(request)
     correction = await preview_correction(request.app[POOL], me, tariff_id, body)
     return await _page(request, correcting=tariff_id, form=form, correction=correction)
@@ -94,7 +80,7 @@ async def preview(request: web.Request) -> web.Response:
 @routes.post("/app/tariffs/{id}/apply")
 async def apply(request: web.Request) -> web.Response:
     me = who(request)
-    tariff_id = _tariff_id(request)
+    tariff_id = path_id(request)
     body, form = await _body(request)
     correction = await apply_correction(request.app[POOL], me, tariff_id, body)
     return await _page(request, correcting=None, form=form, correction=correction)
