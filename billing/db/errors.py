@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from billing.domain.errors import Conflict, InvalidData
+from billing.domain.errors import ConcurrentUpdate, Conflict, InvalidData, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +49,12 @@ def translate_errors() -> Iterator[None]:
             raise InvalidData(_INVALID[name]) from None
         log.info("check refused: %s (%s)", name, exc.message)
         raise InvalidData("breaks a rule the stored data must keep") from None
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        log.warning("transaction lost a race and was rolled back: %s", exc.sqlstate)
+        raise ConcurrentUpdate() from None
+    except (asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError) as exc:
+        log.warning("database refused or cancelled a query: %s (%s)", exc.sqlstate, exc.message)
+        raise Unavailable() from None
+    except (asyncpg.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError, OSError) as exc:
+        log.warning("database connection lost: %s", exc)
+        raise Unavailable() from None

@@ -71,6 +71,16 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Poo
 
 
 @asynccontextmanager
+async def connection(pool: Pool) -> AsyncIterator[Connection]:
+    """A connection for reads (or writes that manage their own transactions); driver errors
+    leave it as domain errors. Every use of the pool outside `billing.db` goes through this
+    or `transaction`."""
+    with translate_errors():
+        async with pool.acquire() as conn:
+            yield conn
+
+
+@asynccontextmanager
 async def transaction(pool: Pool) -> AsyncIterator[Connection]:
     """A connection in a transaction; driver errors leave it as domain errors."""
     with translate_errors():

@@ -36,3 +36,19 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     """A valid API key is required: send `Authorization: Bearer <key>`."""
+
+
+class Retryable(DomainError):
+    """The request could not finish now; the same request may succeed shortly."""
+
+    retry_after_s: float = 1.0
+
+
+class ConcurrentUpdate(Retryable):
+    """Another request changed the same data at the same moment; send the request again."""
+
+
+class Unavailable(Retryable):
+    """The database is busy or out of reach; send the request again shortly."""
+
+    retry_after_s = 5.0
