@@ -55,6 +55,6 @@ def translate_errors() -> Iterator[None]:
     except (asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError) as exc:
         log.warning("database refused or cancelled a query: %s (%s)", exc.sqlstate, exc.message)
         raise Unavailable() from None
-    except (asyncpg.ConnectionDoesNotExistError, asyncpg.CannotConnectNowError, OSError) as exc:
+    except (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError) as exc:
         log.warning("database connection lost: %s", exc)
         raise Unavailable() from None
