@@ -48,13 +48,6 @@ KNOWN_TYPES: Final = frozenset(
 )
 
 MAX_RETRY_AFTER_S: Final = 24 * 3600.0
-UPSTREAM_RATE_LIMIT_DELAY_S: Final = 4 * 3600.0
-VEHICLE_STATE_DELAY_S: Final = 15 * 60.0
-TRANSIENT_DELAY_S: Final = 5 * 60.0
-# A field report saw the per-vehicle throttle lift after 120 s.
-VEHICLE_THROTTLE_DELAY_S: Final = 120.0
-# The application bucket refills one request every 30 s by default; two of those.
-APP_THROTTLE_DELAY_S: Final = 60.0
 
 _OAUTH_CLIENT_ERRORS: Final = frozenset(
     {"invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope"}
@@ -215,22 +208,6 @@ class SmartcarError(Exception):
         with the same old refresh token within the grace window.
         """
         return self.type == "TIMEOUT" or (self.type == "NETWORK" and self.code != "CONNECT")
-
-    @property
-    def suggested_delay_s(self) -> float | None:
-        """How long to wait before trying again, or None when waiting will not help."""
-        match self.advice:
-            case "retry_later":
-                if self.type == "UPSTREAM" and self.code == "RATE_LIMIT":
-                    return max(UPSTREAM_RATE_LIMIT_DELAY_S, self.retry_after_s or 0.0)
-                base = VEHICLE_STATE_DELAY_S if self.type == "VEHICLE_STATE" else TRANSIENT_DELAY_S
-            case "vehicle_throttled":
-                base = VEHICLE_THROTTLE_DELAY_S
-            case "app_throttled":
-                base = APP_THROTTLE_DELAY_S
-            case _:
-                return None
-        return self.retry_after_s or base
 
     def with_advice(self, advice: Advice) -> SmartcarError:
         return SmartcarError(**{**self._fields(), "advice": advice})

