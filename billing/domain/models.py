@@ -239,7 +239,9 @@ class TariffCreate(Input):
     currency: Currency
     valid_from: date
     valid_to: date | None = Field(default=None, description="exclusive; open-ended when absent")
-    source: Annotated[str, StringConstraints(max_length=500)] | None = None
+    source: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None, description="where the price comes from; omit it rather than send it empty"
+    )
 
     @model_validator(mode="after")
     def _range(self) -> TariffCreate:

@@ -38,7 +38,7 @@ def _line(line: PricedLine, period: str, amount: Decimal | None = None) -> Docum
         kwh=line.kwh,
         unit_price=line.unit_price,
         amount=line.amount if amount is None else amount,
-        tariff_source=line.tariff_source,
+        tariff_source=_checked_source(line.tariff_source),
         prior_period=is_prior_period(line.period, period),
     )
 
@@ -143,7 +143,9 @@ def _canonical(value: Decimal, exponent: int, convert: Callable[[Decimal], Any])
 
 
 def _checked_source(source: str | None) -> str | None:
-    """A tariff source as a document line holds it (1 to 2000 characters), like validation."""
+    """A tariff source as a document line holds it (1 to 2000 characters), like validation;
+    an empty source stored before the API refused one is no source."""
+    source = source or None
     if source is not None and not 0 < len(source) <= 2000:
         raise ValueError("a line's tariff source must have 1 to 2000 characters")
     return source

@@ -81,6 +81,7 @@ async def test_manager_creates_employee_and_tariff_overlap_is_409(
         ({"colour": "blue"}, "body.colour"),
         ({"currency": "EUX"}, "body.currency"),
         ({"valid_to": "2025-01-01"}, "body"),
+        ({"source": ""}, "body.source"),
     ],
 )
 async def test_bad_tariff_bodies_name_the_field(

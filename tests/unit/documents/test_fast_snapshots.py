@@ -209,27 +209,28 @@ def test_a_later_months_line_is_refused_like_the_validated_model() -> None:
         )
 
 
-def test_an_empty_tariff_source_is_refused_like_the_validated_model() -> None:
+def test_an_empty_tariff_source_is_no_source_on_either_path() -> None:
     fleet = _fleet("EUR")
     employee = _employee(fleet, "Anna Schmidt")
     line = _line(employee, "EUR", "2026-11", 3, 425, "12.5", "")
-    with pytest.raises(ValueError, match="at least 1 character"):
-        statement_document(
-            fleet=fleet,
-            employee=employee,
-            statement_id=uuid4(),
-            period="2026-11",
-            currency="EUR",
-            status="finalized",
-            number="S-2026-00001",
-            issued_at=NOW,
-            lines=[line],
-        )
-    with pytest.raises(ValueError, match="tariff source must have 1 to 2000 characters"):
-        FinalizedDocuments(fleet, "2026-11", NOW).document(
-            employee=employee,
-            statement_id=uuid4(),
-            currency="EUR",
-            number="S-2026-00001",
-            lines=[line],
-        )
+    statement_id = uuid4()
+    validated = statement_document(
+        fleet=fleet,
+        employee=employee,
+        statement_id=statement_id,
+        period="2026-11",
+        currency="EUR",
+        status="finalized",
+        number="S-2026-00001",
+        issued_at=NOW,
+        lines=[line],
+    )
+    built = FinalizedDocuments(fleet, "2026-11", NOW).document(
+        employee=employee,
+        statement_id=statement_id,
+        currency="EUR",
+        number="S-2026-00001",
+        lines=[line],
+    )
+    assert [doc_line.tariff_source for doc_line in validated.lines] == [None]
+    assert canonical_json(built) == canonical_json(validated)
