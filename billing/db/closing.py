@@ -114,7 +114,7 @@ async def list_credit_notes(
 
 
 async def credit_note_snapshot(conn: Connection, note_id: UUID) -> str:
-    value = await conn.fetchval(_c.get_snapshot, note_id)
+    value = await conn.fetchval(_c.get_credit_note_snapshot, note_id)
     if not isinstance(value, str):
         raise NotFound("no such credit note")
     return value

@@ -94,7 +94,7 @@ async def apply(
         )
     for new in split.created:
         row = await conn.fetchrow(
-            _q.insert_tariff,
+            _q.insert_corrected_tariff,
             new.id,
             request.fleet_id,
             new.employee_id,
@@ -154,7 +154,7 @@ async def _load(conn: Connection, request: CorrectionRequest, *, lock: bool) -> 
     }
     ids |= {row["id"] for row in await conn.fetch(_q.capped_period_records, list(ids))}
     records = await conn.fetch(_q.lock_records if lock else _q.records, list(ids))
-    lines = await conn.fetch(_q.lock_lines if lock else _q.lines, list(ids))
+    lines = await conn.fetch(_q.lock_corrected_lines if lock else _q.lines, list(ids))
     books = await _books(conn, records, lines)
     return _Loaded(
         plan_correction(books, split),
@@ -186,7 +186,7 @@ async def _books(
         row["id"]: row["monthly_cap"] for row in await conn.fetch(_q.employee_caps, employee_ids)
     }
     tariffs: defaultdict[UUID, list[TariffRange]] = defaultdict(list)
-    for row in await conn.fetch(_q.employee_tariffs, employee_ids):
+    for row in await conn.fetch(_q.tariffs_of_employees, employee_ids):
         tariffs[row["for_employee"]].append(ledger.tariff_range(row))
     return [
         EmployeeBooks(e, caps[e], tuple(tariffs[e]), tuple(by_employee[e])) for e in employee_ids

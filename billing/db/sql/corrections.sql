@@ -59,14 +59,14 @@ FOR UPDATE OF r;
 -- name: lines
 SELECT * FROM line_items WHERE charge_record_id = ANY($1::uuid[]) ORDER BY id;
 
--- name: lock_lines
+-- name: lock_corrected_lines
 -- In id order, as decisions lock them: a concurrent approval waits, then sees a new version.
 SELECT * FROM line_items WHERE charge_record_id = ANY($1::uuid[]) ORDER BY id FOR UPDATE;
 
 -- name: employee_caps
 SELECT id, monthly_cap FROM employees WHERE id = ANY($1::uuid[]);
 
--- name: employee_tariffs
+-- name: tariffs_of_employees
 -- The tariffs in force for each employee: their own and their fleet's defaults.
 SELECT e.id AS for_employee, t.*
 FROM employees e
@@ -82,7 +82,7 @@ RETURNING id;
 -- name: replace_tariff
 UPDATE tariffs SET replaced_by = $2 WHERE id = $1 AND replaced_by IS NULL RETURNING *;
 
--- name: insert_tariff
+-- name: insert_corrected_tariff
 INSERT INTO tariffs
     (id, fleet_id, employee_id, price_per_kwh, currency, valid_from, valid_to, source,
      correction_id)

@@ -36,5 +36,5 @@ WHERE ($1::uuid IS NULL OR c.fleet_id = $1)
 ORDER BY c.created_at, c.id
 LIMIT $6;
 
--- name: get_snapshot
+-- name: get_credit_note_snapshot
 SELECT snapshot FROM credit_notes WHERE id = $1;
