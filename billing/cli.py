@@ -19,7 +19,7 @@ from billing.config import ConfigError, load_settings
 from billing.crypto import new_key
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
-from billing.db.pool import create_pool
+from billing.db.pool import connection, create_pool
 from billing.observability import configure_logging
 
 log = logging.getLogger("billing")
@@ -87,7 +87,7 @@ def rotate_secret_key() -> None:
     async def run() -> vehicles.Rotated:
         pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=1)
         try:
-            async with pool.acquire() as conn:
+            async with connection(pool) as conn:
                 return await vehicles.rotate_tokens(
                     conn, cipher, lambda done: click.echo(f"{done} connection(s)…", err=True)
                 )

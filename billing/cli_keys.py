@@ -8,9 +8,10 @@ from uuid import UUID
 import click
 
 from billing.cli_support import command_settings, open_pool, run_command
-from billing.db.pool import transaction
 from billing.domain.access import ROLES, Role
-from billing.domain.errors import DomainError
+from billing.services.common import system
+
+CLI = system("cli")  # the audit actor of what these commands change
 
 
 @click.group()
@@ -32,29 +33,25 @@ def apikey_create(
     expires_in: str | None,
 ) -> None:
     """Create an API key and print it (it is shown only this once)."""
-    from billing.domain.apikeys import check_binding, parse_duration
+    from pydantic import ValidationError
+
+    from billing.domain.apikeys import ApiKeyCreate
 
     try:
-        check_binding(role, fleet_id, employee_id)
-        lifetime = parse_duration(expires_in) if expires_in else None
-    except DomainError as exc:
-        raise click.UsageError(exc.message) from None
+        body = ApiKeyCreate(
+            role=role, fleet_id=fleet_id, employee_id=employee_id, name=name, expires_in=expires_in
+        )
+    except ValidationError as exc:
+        message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise click.UsageError(message) from None
     settings = command_settings()
-    from billing.db import apikeys
+    from billing.services import api_keys
 
     async def run() -> str:
         pool = await open_pool(settings, max_size=1)
         try:
-            async with transaction(pool) as conn:
-                return await apikeys.create_key(
-                    conn,
-                    role=role,
-                    fleet_id=fleet_id,
-                    employee_id=employee_id,
-                    name=name,
-                    expires_at=datetime.now(UTC) + lifetime if lifetime else None,
-                    actor="cli",
-                )
+            created = await api_keys.create_api_key(pool, CLI, body, now=datetime.now(UTC))
+            return created.key
         finally:
             await pool.close()
 
@@ -66,14 +63,13 @@ def apikey_create(
 def apikey_list(as_json: bool) -> None:
     """List every key (prefix, role, binding, expiry, last use; never the secret)."""
     settings = command_settings()
-    from billing.db import apikeys
     from billing.domain.apikeys import ApiKey
+    from billing.services import api_keys
 
     async def run() -> list[ApiKey]:
         pool = await open_pool(settings, max_size=1)
         try:
-            async with pool.acquire() as conn:
-                return await apikeys.list_keys(conn)
+            return await api_keys.list_api_keys(pool, CLI)
         finally:
             await pool.close()
 
@@ -109,13 +105,12 @@ def apikey_revoke(prefix: str) -> None:
     # a whole key pasted by mistake: its prefix is everything before the last underscore
     prefix = prefix.rpartition("_")[0] if prefix.count("_") > 2 else prefix
     settings = command_settings()
-    from billing.db import apikeys
+    from billing.services import api_keys
 
     async def run() -> None:
         pool = await open_pool(settings, max_size=1)
         try:
-            async with transaction(pool) as conn:
-                await apikeys.revoke(conn, prefix, actor="cli")
+            await api_keys.revoke_api_key(pool, CLI, prefix)
         finally:
             await pool.close()
 

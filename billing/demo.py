@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -27,18 +27,18 @@ from yarl import URL
 
 from billing.app import create_app
 from billing.config import Settings, load_settings
-from billing.db import apikeys, audit, master
 from billing.db import demo as demo_db
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import upgrade_async
-from billing.db.pool import Connection, Pool, create_pool, transaction
+from billing.db.pool import Pool, connection, create_pool
 from billing.demo_close import close_demo_months
 from billing.domain.access import ROLES
+from billing.domain.apikeys import ApiKeyCreate
 from billing.domain.decisions import Requested
 from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
-from billing.services import decisions
+from billing.services import api_keys, decisions, employees, fleets, tariffs
 from billing.services.common import system
 from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
 from billing.smartcar.sim.data import day_energy
@@ -47,7 +47,7 @@ from billing.sync.vehicle import SyncContext
 from billing.sync.worker import Worker
 
 DEMO_FLEET = "Demo Fleet GmbH"
-ACTOR = "demo:seed"
+SEEDER = system("demo:seed")  # the audit actor of the seeded fleet, its people and keys
 DEMO = system("demo")  # the demo's own decisions, made through the decision service
 SIM_SEED = 2026
 log = logging.getLogger(__name__)
@@ -88,22 +88,14 @@ class DemoKeys:
         return cls(json.loads(path.read_text()))
 
 
-async def _create_fleet(conn: Connection) -> UUID:
-    fleet = await master.insert_fleet(
-        conn, FleetCreate(name=DEMO_FLEET, currency="EUR", timezone="Europe/Berlin")
-    )
-    await audit.record(
-        conn,
-        actor=ACTOR,
-        fleet_id=fleet.id,
-        entity="fleet",
-        entity_id=fleet.id,
-        action="create",
-        after=fleet,
+async def _create_fleet(pool: Pool) -> UUID:
+    fleet = await fleets.create_fleet(
+        pool, SEEDER, FleetCreate(name=DEMO_FLEET, currency="EUR", timezone="Europe/Berlin")
     )
     for n, (name, tz) in enumerate(_PEOPLE):
-        employee = await master.insert_employee(
-            conn,
+        employee = await employees.create_employee(
+            pool,
+            SEEDER,
             EmployeeCreate(
                 fleet_id=fleet.id,
                 external_ref=f"HR-{1001 + n}",
@@ -112,20 +104,12 @@ async def _create_fleet(conn: Connection) -> UUID:
                 timezone=tz,
             ),
         )
-        await audit.record(
-            conn,
-            actor=ACTOR,
-            fleet_id=fleet.id,
-            entity="employee",
-            entity_id=employee.id,
-            action="create",
-            after=employee,
-        )
         if n == UNPRICED:
             continue
         own = n in _OWN_PRICES
-        tariff = await master.insert_tariff(
-            conn,
+        await tariffs.create_tariff(
+            pool,
+            SEEDER,
             TariffCreate(
                 fleet_id=fleet.id,
                 employee_id=employee.id,
@@ -135,37 +119,34 @@ async def _create_fleet(conn: Connection) -> UUID:
                 source="employee's own electricity contract" if own else "standard contract price",
             ),
         )
-        await audit.record(
-            conn,
-            actor=ACTOR,
-            fleet_id=fleet.id,
-            entity="tariff",
-            entity_id=tariff.id,
-            action="create",
-            after=tariff,
-        )
     return fleet.id
 
 
 async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
     """Create the demo fleet once; later runs reuse it and the keys saved beside the data."""
-    async with transaction(pool) as conn:
+    async with connection(pool) as conn:
         fleet_id = await demo_db.fleet_named(conn, DEMO_FLEET)
-        saved = DemoKeys.load(keys_file)
-        if fleet_id is not None and saved is not None:
-            return saved
-        if fleet_id is None:
-            fleet_id = await _create_fleet(conn)
+    saved = DemoKeys.load(keys_file)
+    if fleet_id is not None and saved is not None:
+        return saved
+    if fleet_id is None:
+        fleet_id = await _create_fleet(pool)
+    async with connection(pool) as conn:
         first_employee = await demo_db.first_employee(conn, fleet_id)
-        keys: dict[str, str] = {}
-        for role in ROLES:
-            keys[role] = await apikeys.create_key(
-                conn,
+    keys: dict[str, str] = {}
+    for role in ROLES:
+        created = await api_keys.create_api_key(
+            pool,
+            SEEDER,
+            ApiKeyCreate(
                 role=role,
                 fleet_id=None if role == "admin" else fleet_id,
                 employee_id=first_employee if role == "employee" else None,
                 name=f"demo {role}",
-            )
+            ),
+            now=datetime.now(UTC),
+        )
+        keys[role] = created.key
     demo_keys = DemoKeys(keys)
     demo_keys.save(keys_file)
     return demo_keys
@@ -173,7 +154,7 @@ async def seed(pool: Pool, keys_file: Path) -> DemoKeys:
 
 async def connect_vehicles(pool: Pool, api_url: str, manager_key: str) -> int:
     """Connect every demo employee's car through the real Connect flow, playing the browser."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         employees = await demo_db.employees_of_fleet_named(conn, DEMO_FLEET)
     headers = {"Authorization": f"Bearer {manager_key}"}
     connected = 0
@@ -198,7 +179,7 @@ async def show_a_restatement(ctx: SyncContext, pool: Pool, sim: Simulator) -> bo
     """Approve a line whose day the simulator restates a few days later, then let those days
     pass in the simulator and read again: the approved line stays, an adjustment appears."""
     today = sim.now().date()
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         if await demo_db.has_adjustments(conn):
             return False
         candidates = await demo_db.recent_pending_charges(conn, today - timedelta(days=4))
@@ -254,7 +235,7 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                     await run_pass(ctx)
                     await show_a_restatement(ctx, pool, sim)
                     say(await _summary(pool))
-                    async with pool.acquire() as conn:
+                    async with connection(pool) as conn:
                         fleet_id = await demo_db.fleet_named(conn, DEMO_FLEET)
                     assert fleet_id is not None
                     closed = await close_demo_months(pool, fleet_id)
@@ -283,7 +264,7 @@ def demo_sync_context(
 
 
 async def _summary(pool: Pool) -> str:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         seen = await demo_db.totals(conn)
     by_state = ", ".join(f"{n} {state}" for state, n in seen.vehicles_by_state)
     return (

@@ -10,10 +10,10 @@ import hashlib
 import hmac
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from billing.db import audit
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.access import Principal, Role
@@ -42,7 +42,6 @@ async def create_key(
     employee_id: UUID | None,
     name: str | None,
     expires_at: datetime | None = None,
-    actor: str | None = None,
 ) -> str:
     """Store a new key and return it in full: the only time it is ever shown."""
     created = await issue_key(
@@ -52,9 +51,14 @@ async def create_key(
         employee_id=employee_id,
         name=name,
         expires_at=expires_at,
-        actor=actor,
     )
-    return created.key
+    return created.key.key
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    id: UUID
+    key: ApiKeyCreated
 
 
 async def issue_key(
@@ -65,26 +69,14 @@ async def issue_key(
     employee_id: UUID | None,
     name: str | None,
     expires_at: datetime | None,
-    actor: str | None,
-) -> ApiKeyCreated:
+) -> Issued:
     prefix = f"fb_{role}_{_random(8)}"
     secret = _random(43)
     row = await conn.fetchrow(
         _q.insert_key, prefix, _hash(secret), role, fleet_id, employee_id, name, expires_at
     )
     assert row is not None
-    created = ApiKeyCreated(**dict(row), key=f"{prefix}_{secret}")
-    if actor is not None:
-        await audit.record(
-            conn,
-            actor=actor,
-            fleet_id=fleet_id,
-            entity="api_key",
-            entity_id=row["id"],
-            action="create",
-            after=ApiKey.model_validate(dict(row)),
-        )
-    return created
+    return Issued(row["id"], ApiKeyCreated(**dict(row), key=f"{prefix}_{secret}"))
 
 
 async def authenticate(conn: Connection, presented: str, now: datetime | None = None) -> Principal:
@@ -119,22 +111,19 @@ async def list_keys(conn: Connection) -> list[ApiKey]:
     return [ApiKey.model_validate(dict(row)) for row in await conn.fetch(_q.list_keys)]
 
 
-async def revoke(conn: Connection, prefix: str, *, actor: str) -> ApiKey:
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    id: UUID
+    key: ApiKey
+    changed: bool  # False when the key had been revoked before
+
+
+async def revoke(conn: Connection, prefix: str) -> Revoked:
     """Revoke the key (NotFound when there is no such key; revoking twice changes nothing)."""
     row = await conn.fetchrow(_q.revoke_key, prefix)
-    if row is None:
-        existing = await conn.fetchrow(_q.key_by_prefix, prefix)
-        if existing is None:
-            raise NotFound(f"no API key with prefix {prefix}")
-        return ApiKey.model_validate(dict(existing))
-    key = ApiKey.model_validate(dict(row))
-    await audit.record(
-        conn,
-        actor=actor,
-        fleet_id=key.fleet_id,
-        entity="api_key",
-        entity_id=row["id"],
-        action="revoke",
-        after=key,
-    )
-    return key
+    if row is not None:
+        return Revoked(row["id"], ApiKey.model_validate(dict(row)), changed=True)
+    existing = await conn.fetchrow(_q.key_by_prefix, prefix)
+    if existing is None:
+        raise NotFound(f"no API key with prefix {prefix}")
+    return Revoked(existing["id"], ApiKey.model_validate(dict(existing)), changed=False)

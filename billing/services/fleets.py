@@ -1,15 +1,47 @@
-"""Fleet settings for documents and payroll: locale, auto-finalize, DATEV numbers."""
+"""Fleets: an admin creates them; their settings for documents and payroll (locale,
+auto-finalize, DATEV numbers) are their managers' to change."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from billing.db import audit, closing, master
-from billing.db.pool import Pool, transaction
+from billing.db.pages import After
+from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
-from billing.domain.models import Fleet
+from billing.domain.errors import Forbidden
+from billing.domain.models import Fleet, FleetCreate
 from billing.domain.statement_models import FleetSettingsBody
 from billing.services.common import actor_of
+
+
+async def create_fleet(pool: Pool, who: Principal, body: FleetCreate) -> Fleet:
+    if who.role != "admin":
+        raise Forbidden("only an admin key may create fleets")
+    async with transaction(pool) as conn:
+        fleet = await master.insert_fleet(conn, body)
+        await audit.record(
+            conn,
+            actor=actor_of(who),
+            fleet_id=fleet.id,
+            entity="fleet",
+            entity_id=fleet.id,
+            action="create",
+            after=fleet,
+        )
+    return fleet
+
+
+async def list_fleets(pool: Pool, who: Principal, *, after: After, limit: int) -> list[Fleet]:
+    async with connection(pool) as conn:
+        return await master.list_fleets(conn, only=who.scope_fleet(None), after=after, limit=limit)
+
+
+async def get_fleet(pool: Pool, who: Principal, fleet_id: UUID) -> Fleet:
+    async with connection(pool) as conn:
+        fleet = await master.get_fleet(conn, fleet_id)
+    who.check_sees(fleet.id, what="fleet")
+    return fleet
 
 
 async def update_settings(

@@ -8,19 +8,10 @@ from aiohttp import web
 
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import pool
-from billing.db import apikeys
-from billing.db.pool import transaction
-from billing.domain.apikeys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage, parse_duration
-from billing.domain.errors import Forbidden
+from billing.domain.apikeys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage
+from billing.services import api_keys
 
 routes = Routes()
-
-
-def _admin_only(request: web.Request) -> str:
-    who = principal(request)
-    if who.role != "admin":
-        raise Forbidden("only an admin key may manage API keys")
-    return who.actor
 
 
 @routes.route(
@@ -32,9 +23,7 @@ def _admin_only(request: web.Request) -> str:
     errors=(403,),
 )
 async def list_api_keys(request: web.Request) -> ApiKeyPage:
-    _admin_only(request)
-    async with pool(request).acquire() as conn:
-        return ApiKeyPage(items=await apikeys.list_keys(conn))
+    return ApiKeyPage(items=await api_keys.list_api_keys(pool(request), principal(request)))
 
 
 @routes.route(
@@ -48,18 +37,9 @@ async def list_api_keys(request: web.Request) -> ApiKeyPage:
     errors=(403,),
 )
 async def create_api_key(request: web.Request, body: ApiKeyCreate) -> ApiKeyCreated:
-    actor = _admin_only(request)
-    expires_at = datetime.now(UTC) + parse_duration(body.expires_in) if body.expires_in else None
-    async with transaction(pool(request)) as conn:
-        return await apikeys.issue_key(
-            conn,
-            role=body.role,
-            fleet_id=body.fleet_id,
-            employee_id=body.employee_id,
-            name=body.name,
-            expires_at=expires_at,
-            actor=actor,
-        )
+    return await api_keys.create_api_key(
+        pool(request), principal(request), body, now=datetime.now(UTC)
+    )
 
 
 @routes.route(
@@ -71,6 +51,6 @@ async def create_api_key(request: web.Request, body: ApiKeyCreate) -> ApiKeyCrea
     errors=(403,),
 )
 async def revoke_api_key(request: web.Request) -> ApiKey:
-    actor = _admin_only(request)
-    async with transaction(pool(request)) as conn:
-        return await apikeys.revoke(conn, request.match_info["prefix"], actor=actor)
+    return await api_keys.revoke_api_key(
+        pool(request), principal(request), request.match_info["prefix"]
+    )

@@ -7,11 +7,9 @@ from aiohttp import web
 from billing.api.queries import EmployeeQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
-from billing.db import audit, master
 from billing.db.pages import decode_cursor, next_cursor
-from billing.db.pool import transaction
 from billing.domain.models import Employee, EmployeeCreate, EmployeePage, EmployeeUpdate
-from billing.services import money
+from billing.services import employees
 
 routes = Routes()
 
@@ -27,21 +25,7 @@ routes = Routes()
     errors=(403, 409),
 )
 async def create_employee(request: web.Request, body: EmployeeCreate) -> Employee:
-    who = principal(request)
-    who.check_manages(body.fleet_id, what="fleet")
-    async with transaction(pool(request)) as conn:
-        await master.get_fleet(conn, body.fleet_id)
-        employee = await master.insert_employee(conn, body)
-        await audit.record(
-            conn,
-            actor=who.actor,
-            fleet_id=employee.fleet_id,
-            entity="employee",
-            entity_id=employee.id,
-            action="create",
-            after=employee,
-        )
-    return employee
+    return await employees.create_employee(pool(request), principal(request), body)
 
 
 @routes.route(
@@ -53,15 +37,13 @@ async def create_employee(request: web.Request, body: EmployeeCreate) -> Employe
     response=EmployeePage,
 )
 async def list_employees(request: web.Request, query: EmployeeQuery) -> EmployeePage:
-    who = principal(request)
-    async with pool(request).acquire() as conn:
-        items = await master.list_employees(
-            conn,
-            fleet_id=who.scope_fleet(query.fleet_id),
-            only=who.scope_employee(None),
-            after=decode_cursor(query.cursor),
-            limit=query.limit,
-        )
+    items = await employees.list_employees(
+        pool(request),
+        principal(request),
+        fleet_id=query.fleet_id,
+        after=decode_cursor(query.cursor),
+        limit=query.limit,
+    )
     return EmployeePage(items=items, next_cursor=next_cursor(items, query.limit))
 
 
@@ -69,10 +51,7 @@ async def list_employees(request: web.Request, query: EmployeeQuery) -> Employee
     "GET", "/v1/employees/{id}", summary="One employee", tag="employees", response=Employee
 )
 async def get_employee(request: web.Request) -> Employee:
-    async with pool(request).acquire() as conn:
-        employee = await master.get_employee(conn, path_id(request))
-    principal(request).check_sees(employee.fleet_id, employee.id, what="employee")
-    return employee
+    return await employees.get_employee(pool(request), principal(request), path_id(request))
 
 
 @routes.route(
@@ -85,20 +64,6 @@ async def get_employee(request: web.Request) -> Employee:
     errors=(403, 409),
 )
 async def update_employee(request: web.Request, body: EmployeeUpdate) -> Employee:
-    who = principal(request)
-    async with transaction(pool(request)) as conn:
-        before = await master.get_employee(conn, path_id(request), for_update=True)
-        who.check_manages(before.fleet_id, before.id, what="employee")
-        await money.check_may_update(conn, who, before, body)
-        after = await master.update_employee(conn, before, body)
-        await audit.record(
-            conn,
-            actor=who.actor,
-            fleet_id=after.fleet_id,
-            entity="employee",
-            entity_id=after.id,
-            action="update",
-            before=before,
-            after=after,
-        )
-    return after
+    return await employees.update_employee(
+        pool(request), principal(request), path_id(request), body
+    )

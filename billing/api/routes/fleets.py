@@ -7,10 +7,7 @@ from aiohttp import web
 from billing.api.queries import FleetQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
-from billing.db import audit, master
 from billing.db.pages import decode_cursor, next_cursor
-from billing.db.pool import transaction
-from billing.domain.errors import Forbidden
 from billing.domain.models import Fleet, FleetCreate, FleetPage
 from billing.domain.statement_models import FleetSettingsBody
 from billing.services import fleets
@@ -29,21 +26,7 @@ routes = Routes()
     errors=(403,),
 )
 async def create_fleet(request: web.Request, body: FleetCreate) -> Fleet:
-    who = principal(request)
-    if who.role != "admin":
-        raise Forbidden("only an admin key may create fleets")
-    async with transaction(pool(request)) as conn:
-        fleet = await master.insert_fleet(conn, body)
-        await audit.record(
-            conn,
-            actor=who.actor,
-            fleet_id=fleet.id,
-            entity="fleet",
-            entity_id=fleet.id,
-            action="create",
-            after=fleet,
-        )
-    return fleet
+    return await fleets.create_fleet(pool(request), principal(request), body)
 
 
 @routes.route(
@@ -55,11 +38,9 @@ async def create_fleet(request: web.Request, body: FleetCreate) -> Fleet:
     response=FleetPage,
 )
 async def list_fleets(request: web.Request, query: FleetQuery) -> FleetPage:
-    only = principal(request).scope_fleet(None)
-    async with pool(request).acquire() as conn:
-        items = await master.list_fleets(
-            conn, only=only, after=decode_cursor(query.cursor), limit=query.limit
-        )
+    items = await fleets.list_fleets(
+        pool(request), principal(request), after=decode_cursor(query.cursor), limit=query.limit
+    )
     return FleetPage(items=items, next_cursor=next_cursor(items, query.limit))
 
 
@@ -78,7 +59,4 @@ async def update_fleet(request: web.Request, body: FleetSettingsBody) -> Fleet:
 
 @routes.route("GET", "/v1/fleets/{id}", summary="One fleet", tag="fleets", response=Fleet)
 async def get_fleet(request: web.Request) -> Fleet:
-    async with pool(request).acquire() as conn:
-        fleet = await master.get_fleet(conn, path_id(request))
-    principal(request).check_sees(fleet.id, what="fleet")
-    return fleet
+    return await fleets.get_fleet(pool(request), principal(request), path_id(request))
