@@ -29,6 +29,9 @@ class Own:
 
 NOBODYS = Own()
 
+# The key id of scheduled and command-line work (worker, CLI, demo), which holds no API key.
+SYSTEM_KEY = UUID(int=0)
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -42,7 +45,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"api_key:{self.prefix}"
+        """Who the audit trail names: the key's prefix, or the job's name for system work."""
+        return self.prefix if self.key_id == SYSTEM_KEY else f"api_key:{self.prefix}"
 
     def sees(self, fleet_id: UUID, employee_id: UUID | None = None) -> bool:
         """Whether an object of `fleet_id` (owned by `employee_id`, if any) is visible."""

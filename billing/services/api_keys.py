@@ -9,7 +9,6 @@ from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
 from billing.domain.apikeys import ApiKey, ApiKeyCreate, ApiKeyCreated, parse_duration
 from billing.domain.errors import Forbidden
-from billing.services.common import actor_of
 
 
 def _check_admin(who: Principal) -> None:
@@ -40,7 +39,7 @@ async def create_api_key(
         )
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=issued.key.fleet_id,
             entity="api_key",
             entity_id=issued.id,
@@ -58,7 +57,7 @@ async def revoke_api_key(pool: Pool, who: Principal, prefix: str) -> ApiKey:
         if revoked.changed:
             await audit.record(
                 conn,
-                actor=actor_of(who),
+                actor=who.actor,
                 fleet_id=revoked.key.fleet_id,
                 entity="api_key",
                 entity_id=revoked.id,

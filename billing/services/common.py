@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from billing.domain.access import Principal
-
-SYSTEM_KEY = UUID(int=0)
+from billing.domain.access import SYSTEM_KEY, Principal
 
 
 def system(name: str) -> Principal:
     """An admin caller for scheduled and command-line work; its audit actor is `name`."""
     return Principal(key_id=SYSTEM_KEY, prefix=name, role="admin", fleet_id=None, employee_id=None)
-
-
-def actor_of(who: Principal) -> str:
-    return who.prefix if who.key_id == SYSTEM_KEY else who.actor

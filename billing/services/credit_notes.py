@@ -15,7 +15,6 @@ from billing.domain.access import Principal
 from billing.domain.errors import NotFound
 from billing.domain.statement_models import CreditNote, CreditNoteRow
 from billing.domain.statements import CreditRequest, format_number, plan_credits
-from billing.services.common import actor_of
 from billing.services.snapshots import credit_note_document, frozen
 
 
@@ -75,14 +74,14 @@ async def create_credit_note(
             number=number,
             credits=credits,
             reason=reason,
-            actor=actor_of(who),
+            actor=who.actor,
             at=now,
             snapshot=snapshot,
             sha256=sha,
         )
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=note.fleet_id,
             entity="credit_note",
             entity_id=note.id,

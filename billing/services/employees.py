@@ -10,7 +10,6 @@ from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
 from billing.domain.models import Employee, EmployeeCreate, EmployeeUpdate
 from billing.services import money
-from billing.services.common import actor_of
 
 
 async def create_employee(pool: Pool, who: Principal, body: EmployeeCreate) -> Employee:
@@ -20,7 +19,7 @@ async def create_employee(pool: Pool, who: Principal, body: EmployeeCreate) -> E
         employee = await master.insert_employee(conn, body)
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=employee.fleet_id,
             entity="employee",
             entity_id=employee.id,
@@ -41,7 +40,7 @@ async def update_employee(
         after = await master.update_employee(conn, before, body)
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=after.fleet_id,
             entity="employee",
             entity_id=after.id,

@@ -18,7 +18,6 @@ from billing.domain.access import Principal
 from billing.domain.errors import InvalidData, NotFound
 from billing.domain.statement_models import ExportFormat, PayrollExport
 from billing.domain.statements import NothingToExport, check_may_export
-from billing.services.common import actor_of
 from billing.services.snapshots import thaw
 
 
@@ -67,12 +66,12 @@ async def create_export(
             currency=currencies.pop() if len(currencies) == 1 else None,
             content=content,
             sha256=hashlib.sha256(content).hexdigest(),
-            actor=actor_of(who),
+            actor=who.actor,
         )
         handed, note_ids = await closing.hand_over(
             conn, [s.id for s in statements], [n.id for n in notes], now
         )
-        actor = actor_of(who)
+        actor = who.actor
         await audit.record(
             conn,
             actor=actor,

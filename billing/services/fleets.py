@@ -12,7 +12,6 @@ from billing.domain.access import Principal
 from billing.domain.errors import Forbidden
 from billing.domain.models import Fleet, FleetCreate
 from billing.domain.statement_models import FleetSettingsBody
-from billing.services.common import actor_of
 
 
 async def create_fleet(pool: Pool, who: Principal, body: FleetCreate) -> Fleet:
@@ -22,7 +21,7 @@ async def create_fleet(pool: Pool, who: Principal, body: FleetCreate) -> Fleet:
         fleet = await master.insert_fleet(conn, body)
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=fleet.id,
             entity="fleet",
             entity_id=fleet.id,
@@ -70,7 +69,7 @@ async def update_settings(
         )
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=after.id,
             entity="fleet",
             entity_id=after.id,

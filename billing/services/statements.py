@@ -35,7 +35,6 @@ from billing.domain.statements import (
     is_prior_period,
     statement_actions,
 )
-from billing.services.common import actor_of
 from billing.services.snapshots import FinalizedDocuments, frozen
 
 Line = TypeVar("Line", PricedLine, ClosingLine)
@@ -77,7 +76,7 @@ async def refresh_drafts(
     (lines approved since wait for the next month's statement)."""
     check_may_close(who, fleet_id)
     created = refreshed = unchanged = 0
-    actor = actor_of(who)
+    actor = who.actor
     async with transaction(pool) as conn:
         fleet = await master.get_fleet(conn, fleet_id)
         if employee_id is not None:
@@ -195,7 +194,7 @@ async def _finalize_locked(
         items.append(
             repo.Finalized(row.id, number, draft.total, draft.kwh, draft.line_ids, snapshot, sha)
         )
-    actor = actor_of(who)
+    actor = who.actor
     done = await repo.finalize_many(conn, items, at=now, actor=actor)
     await repo.audit_many(
         conn,
@@ -245,8 +244,8 @@ async def void_statement(
         check_reads(who, before)
         who.check_manages(before.fleet_id, before.employee_id)
         check_may_void(before.status, before.handed_over_at is not None)
-        row = await repo.void(conn, statement_id, actor=actor_of(who), reason=reason)
-        await _audit(conn, actor_of(who), row, "voided", before=before)
+        row = await repo.void(conn, statement_id, actor=who.actor, reason=reason)
+        await _audit(conn, who.actor, row, "voided", before=before)
         return row
 
 

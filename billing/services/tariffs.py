@@ -12,7 +12,6 @@ from billing.domain.access import Principal
 from billing.domain.errors import InvalidData
 from billing.domain.models import Tariff, TariffCreate
 from billing.services import money
-from billing.services.common import actor_of
 
 
 class CurrencyMismatch(InvalidData):
@@ -26,7 +25,7 @@ async def create_tariff(pool: Pool, who: Principal, body: TariffCreate) -> Tarif
     """Overlapping another tariff of the same scope is a Conflict. Days that had home energy
     but no tariff are priced at once, without waiting for a sync."""
     who.check_manages(body.fleet_id, what="fleet")
-    actor = actor_of(who)
+    actor = who.actor
     async with transaction(pool) as conn:
         await master.lock_fleet_tariffs(conn, body.fleet_id)
         fleet = await master.get_fleet(conn, body.fleet_id)

@@ -12,7 +12,6 @@ from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import Conflict, Forbidden
 from billing.domain.models import SyncState, Vehicle, VehicleCreate
-from billing.services.common import actor_of
 
 
 async def create_vehicle(
@@ -36,7 +35,7 @@ async def create_vehicle(
         )
         await audit.record(
             conn,
-            actor=actor_of(who),
+            actor=who.actor,
             fleet_id=vehicle.fleet_id,
             entity="vehicle",
             entity_id=vehicle.id,

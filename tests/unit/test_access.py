@@ -6,6 +6,7 @@ import pytest
 
 from billing.domain.access import Principal, Role
 from billing.domain.errors import Forbidden, NotFound
+from billing.services.common import system
 
 FLEET, OTHER_FLEET = uuid.uuid4(), uuid.uuid4()
 ME, COLLEAGUE = uuid.uuid4(), uuid.uuid4()
@@ -78,3 +79,15 @@ def test_a_manager_key_bound_to_an_employee_cannot_manage_that_employee() -> Non
     bound.check_manages(FLEET)
     with pytest.raises(Forbidden, match="own data"):
         bound.check_manages(FLEET, ME)
+
+
+def test_system_work_is_named_by_its_job_and_a_key_by_its_prefix() -> None:
+    assert system("demo").actor == "demo"
+    key = Principal(
+        key_id=uuid.uuid4(),
+        prefix="fb_man_1",
+        role="manager",
+        fleet_id=uuid.uuid4(),
+        employee_id=None,
+    )
+    assert key.actor == "api_key:fb_man_1"
