@@ -15,26 +15,26 @@ async def invite_employee(pool: Pool, who: Principal, employee_id: UUID, *, now:
     async with transaction(pool) as conn:
         employee = await master.get_employee(conn, employee_id)
         who.check_manages(employee.fleet_id, employee.id, what="employee")
-        key = await apikeys.create_key(
+        issued = await apikeys.issue_key(
             conn,
             role="employee",
             fleet_id=employee.fleet_id,
             employee_id=employee.id,
             name=f"invitation for {employee.name}"[:200],
+            expires_at=None,
         )
-        issued = await apikeys.authenticate(conn, key)
         await audit.record(
             conn,
             actor=who.actor,
             fleet_id=employee.fleet_id,
             entity="api_key",
-            entity_id=issued.key_id,
+            entity_id=issued.id,
             action="created",
             after={
-                "prefix": issued.prefix,
+                "prefix": issued.key.prefix,
                 "role": "employee",
                 "employee_id": employee.id,
                 "at": now,
             },
         )
-    return key
+    return issued.key.key

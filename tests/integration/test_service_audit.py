@@ -13,6 +13,8 @@ from yarl import URL
 
 from billing.config import Settings
 from billing.crypto import TokenCipher
+from billing.db import apikeys
+from billing.db.pool import connection
 from billing.domain.access import Principal
 from billing.domain.apikeys import ApiKeyCreate
 from billing.domain.corrections import CorrectionBody
@@ -186,6 +188,10 @@ async def test_a_command_line_caller_is_named_as_itself(scene: Scene, log: Audit
 async def test_invitations(scene: Scene, log: AuditLog) -> None:
     pool, manager = scene.items.pool, await who(scene, "manager")
     key = await invitations.invite_employee(pool, manager, scene.colleague.id, now=NOW)
+    prefix = key.rpartition("_")[0]
+    async with connection(pool) as conn:
+        stored = {k.prefix: k for k in await apikeys.list_keys(conn)}
+    assert stored[prefix].last_used_at is None  # issuing the key does not count as using it
     invited = await principal(pool, key)
     assert await log.new() == [("api_key", invited.key_id, "created", manager.actor)]
 
