@@ -26,7 +26,8 @@ Endpoints (Connect, auth and API share one origin):
 from billing.smartcar.sim.data import DayEnergy, VehicleProfile
 from billing.smartcar.sim.faults import SPECIAL_KINDS, TOKEN_FAULT_KINDS, TokenFaultKind
 from billing.smartcar.sim.options import SimulatorOptions
-from billing.smartcar.sim.simulator import Simulator, SimUser, run_simulator
+from billing.smartcar.sim.server import run_simulator
+from billing.smartcar.sim.simulator import Simulator, SimUser
 from billing.smartcar.sim.stats import NO_ANSWER, RecordCall, SimStats
 from billing.smartcar.sim.wire import ERROR_TYPES
 
