@@ -43,8 +43,8 @@ def test_the_contracts_hold_today() -> None:
         ("billing/sync/_violation.py", "billing.api.app", "The API and the sync never import"),
         ("billing/db/_violation.py", "billing.sync.runner", "The repositories never import"),
         ("billing/db/_violation.py", "billing.api.problems", "The repositories never import"),
-        ("billing/smartcar/sim/_violation.py", "billing.domain.ids", "The Smartcar simulator"),
-        ("billing/smartcar/sim/_violation.py", "billing.smartcar.errors", "The Smartcar simulator"),
+        ("billing/smartcar_sim/_violation.py", "billing.domain.ids", "The Smartcar simulator"),
+        ("billing/smartcar_sim/_violation.py", "billing.smartcar.errors", "The Smartcar simulator"),
         # sync imports smartcar already: the reverse arrow is a circle between packages
         ("billing/smartcar/_violation.py", "billing.sync.runner", "No import circle"),
     ],

@@ -10,13 +10,13 @@ from random import Random
 from typing import Any
 from uuid import UUID
 
-from billing.smartcar.sim.accounts import DEFAULT_SCOPES, Accounts, TokenPair, User
-from billing.smartcar.sim.data import DayEnergy, VehicleProfile, day_energy, make_profile
-from billing.smartcar.sim.faults import FaultPlan, TokenFault, TokenFaultKind, parse_fault
-from billing.smartcar.sim.limits import TokenBucket, VehicleGate
-from billing.smartcar.sim.options import SimulatorOptions
-from billing.smartcar.sim.stats import Counters, RecordCall, SimStats
-from billing.smartcar.sim.wire import retry_after, timestamp
+from billing.smartcar_sim.accounts import DEFAULT_SCOPES, Accounts, TokenPair, User
+from billing.smartcar_sim.data import DayEnergy, VehicleProfile, day_energy, make_profile
+from billing.smartcar_sim.faults import FaultPlan, TokenFault, TokenFaultKind, parse_fault
+from billing.smartcar_sim.limits import TokenBucket, VehicleGate
+from billing.smartcar_sim.options import SimulatorOptions
+from billing.smartcar_sim.stats import Counters, RecordCall, SimStats
+from billing.smartcar_sim.wire import retry_after, timestamp
 
 # How `--vehicles N` spreads vehicles over users: mostly one car each, some with two or three.
 _USER_SIZES = (1, 1, 1, 2, 1, 3)

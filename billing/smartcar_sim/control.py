@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from billing.smartcar.sim.faults import TokenFaultKind
-from billing.smartcar.sim.simulator import Simulator
-from billing.smartcar.sim.wire import json_response, timestamp
+from billing.smartcar_sim.faults import TokenFaultKind
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.wire import json_response, timestamp
 
 M = TypeVar("M", bound=BaseModel)
 

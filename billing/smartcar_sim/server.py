@@ -7,9 +7,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from aiohttp import web
 
-from billing.smartcar.sim.app import build_app
-from billing.smartcar.sim.options import SimulatorOptions
-from billing.smartcar.sim.simulator import Simulator
+from billing.smartcar_sim.app import build_app
+from billing.smartcar_sim.options import SimulatorOptions
+from billing.smartcar_sim.simulator import Simulator
 
 
 @asynccontextmanager

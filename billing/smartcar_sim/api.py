@@ -16,12 +16,12 @@ from types import MappingProxyType
 
 from aiohttp import web
 
-from billing.smartcar.sim.accounts import AccessGrant
-from billing.smartcar.sim.context import Hangs, Reply, request_id, reset
-from billing.smartcar.sim.data import HISTORY_DAYS, VehicleProfile, first_readable, records
-from billing.smartcar.sim.faults import Envelope, Fault
-from billing.smartcar.sim.simulator import Simulator
-from billing.smartcar.sim.wire import (
+from billing.smartcar_sim.accounts import AccessGrant
+from billing.smartcar_sim.context import Hangs, Reply, request_id, reset
+from billing.smartcar_sim.data import HISTORY_DAYS, VehicleProfile, first_readable, records
+from billing.smartcar_sim.faults import Envelope, Fault
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.wire import (
     html_page,
     json_response,
     legacy_error,
