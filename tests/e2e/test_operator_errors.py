@@ -92,7 +92,8 @@ async def test_schema_behind_head_says_to_migrate(empty_db: str, args: tuple[str
 
 
 def test_wrong_password_names_the_variable_and_the_fix() -> None:
-    # The shared test server trusts every login, so the server's refusal is built here.
+    # A remote host's refusal, built here (a real refusal, from a local server, is checked
+    # below): the host and port are named, the password never.
     refused = asyncpg.InvalidPasswordError('password authentication failed for user "billing"')
     explained = explain(refused, "postgresql://billing:wrong@db.example:5432/billing")
     assert explained is not None
