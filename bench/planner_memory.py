@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from billing.domain.ids import VehicleId
 from billing.domain.models import SyncState
 from billing.domain.planner import VehicleView, at_risk, is_due, plan, today_of
 
@@ -61,7 +60,7 @@ def fleet(n: int, rng: random.Random) -> list[VehicleView]:
         backing_off = state in ("retry_later", "throttled", "failed")
         views.append(
             VehicleView(
-                id=VehicleId(UUID(int=rng.getrandbits(128))),
+                id=UUID(int=rng.getrandbits(128)),
                 sync_state=state,
                 synced_through=None if never_read else last.date() - timedelta(days=1),
                 access_granted_on=today - timedelta(days=rng.randrange(0, 400)),

@@ -44,7 +44,7 @@ from worker_memory import Args, load_fleet, server_dsn, simulator, throwaway_dat
 from billing.config import load_settings
 from billing.crypto import new_key
 from billing.db.pool import create_pool
-from billing.smartcar.sim import SimulatorOptions
+from billing.smartcar_sim import SimulatorOptions
 from billing.sync.runner import run_pass, sync_context
 
 SCRATCH = """

@@ -36,7 +36,7 @@ import asyncpg
 from billing.crypto import TokenCipher, new_key
 from billing.db.dsn import with_database
 from billing.db.migrations import upgrade
-from billing.smartcar.sim import SimulatorOptions, run_simulator
+from billing.smartcar_sim import SimulatorOptions, run_simulator
 
 MB = 1024 * 1024
 RATE_PER_MINUTE = 2.0  # Smartcar's default refill; the burst is what the pass may spend

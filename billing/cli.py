@@ -233,7 +233,7 @@ def smartcar_sim(
     """Run the Smartcar simulator (Connect, tokens, vehicles, charge records)."""
     configure_logging(load_settings().log_format)
     from billing.runtime import wait_for_stop_signal
-    from billing.smartcar.sim import SimulatorOptions, run_simulator
+    from billing.smartcar_sim import SimulatorOptions, run_simulator
 
     options = SimulatorOptions(
         vehicles=vehicles,

@@ -40,8 +40,8 @@ from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
 from billing.runtime import serving, wait_for_stop_signal
 from billing.services import api_keys, decisions, employees, fleets, tariffs
 from billing.services.common import system
-from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
-from billing.smartcar.sim.data import day_energy
+from billing.smartcar_sim import Simulator, SimulatorOptions, run_simulator
+from billing.smartcar_sim.data import day_energy
 from billing.sync.runner import run_pass, sync_context
 from billing.sync.vehicle import SyncContext
 from billing.sync.worker import Worker

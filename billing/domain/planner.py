@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal, assert_never
+from uuid import UUID
 
-from billing.domain.ids import VehicleId
 from billing.domain.models import SyncState
 from billing.domain.window import HISTORY_DAYS, window_deadline
 
@@ -59,7 +59,7 @@ SUCCESS_FLOOR = timedelta(hours=1)
 # compatibility errors move the vehicle to a state that is never read.
 FailureKind = Literal["transient", "vehicle_throttle", "upstream_rate_limit"]
 
-PriorityKey = tuple[date, bool, datetime, VehicleId]
+PriorityKey = tuple[date, bool, datetime, UUID]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
 _LAST_READABLE_OFFSET = timedelta(days=HISTORY_DAYS - 1)
@@ -74,7 +74,7 @@ class VehicleView:
     None the planner assumes the full 30 days are readable.
     """
 
-    id: VehicleId
+    id: UUID
     sync_state: SyncState
     synced_through: date | None = None
     access_granted_on: date | None = None
@@ -145,7 +145,7 @@ def priority_key(view: VehicleView, today: date) -> PriorityKey:
     return (due_by, last is not None, _NEVER if last is None else last, view.id)
 
 
-def plan(views: Iterable[VehicleView], now: datetime, available_tokens: float) -> list[VehicleId]:
+def plan(views: Iterable[VehicleView], now: datetime, available_tokens: float) -> list[UUID]:
     """The due vehicles to read now, most urgent first, one per whole available token."""
     limit = max(0, math.floor(available_tokens + 1e-9))
     if limit == 0:

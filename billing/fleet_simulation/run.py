@@ -12,7 +12,6 @@ from typing import assert_never
 from uuid import UUID
 
 from billing.domain.bucket import BucketState, drain, full, take_up_to
-from billing.domain.ids import VehicleId
 from billing.domain.planner import (
     MINUTES_PER_DAY,
     FailureKind,
@@ -84,7 +83,7 @@ class _Run:
     def _initial_views(self) -> list[VehicleView]:
         config = self.config
         n = config.vehicles
-        ids = [VehicleId(UUID(int=index + 1)) for index in range(n)]
+        ids = [UUID(int=index + 1) for index in range(n)]
         if config.start == "connected":
             return [
                 VehicleView(id=vid, sync_state="new", access_granted_on=START_AT.date())
@@ -237,9 +236,7 @@ class _Run:
         synced = newest if view.synced_through is None else max(view.synced_through, newest)
         return self._read_at(view.id, synced, view.access_granted_on, now)
 
-    def _read_at(
-        self, vid: VehicleId, synced: date, granted: date | None, now: datetime
-    ) -> VehicleView:
+    def _read_at(self, vid: UUID, synced: date, granted: date | None, now: datetime) -> VehicleView:
         # The next read depends on the stored state, so it is planned from that view.
         stored = VehicleView(
             id=vid, sync_state="ok", synced_through=synced, access_granted_on=granted

@@ -6,7 +6,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator, SimulatorOptions
+from billing.smartcar_sim import Simulator, SimulatorOptions
 from tests.browser.conftest import screenshot
 from tests.browser.test_pages_in_chromium import sign_in
 from tests.factories import Factory

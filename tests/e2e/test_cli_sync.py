@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from billing.config import Settings
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from tests.factories import Factory
 from tests.integration.conftest import import_vehicle
 from tests.integration.test_tokens import _env

@@ -6,14 +6,18 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
 from billing.config import unknown_variables
 from billing.db.dsn import with_database
+from billing.db.embedded import EmbeddedMissing, EmbeddedServer
 from billing.db.server import explain
 from tests.conftest import SECRET_KEY, _admin
 
@@ -24,6 +28,7 @@ COMMANDS = [
     ("sync", "--all"),
     ("apikey", "create", "--role", "admin"),
 ]
+RIGHT_PASSWORD = "right-password-for-billing"
 
 
 async def _billing(url: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
@@ -87,7 +92,8 @@ async def test_schema_behind_head_says_to_migrate(empty_db: str, args: tuple[str
 
 
 def test_wrong_password_names_the_variable_and_the_fix() -> None:
-    # The shared test server trusts every login, so the server's refusal is built here.
+    # A remote host's refusal, built here (a real refusal, from a local server, is checked
+    # below): the host and port are named, the password never.
     refused = asyncpg.InvalidPasswordError('password authentication failed for user "billing"')
     explained = explain(refused, "postgresql://billing:wrong@db.example:5432/billing")
     assert explained is not None
@@ -95,6 +101,41 @@ def test_wrong_password_names_the_variable_and_the_fix() -> None:
     assert "password authentication failed" in explained.message
     assert "fix the user or password" in explained.message
     assert "wrong" not in explained.message
+
+
+@pytest.fixture(scope="module")
+def password_server() -> Iterator[str]:
+    """A throwaway embedded server where role `billing` logs in with a password only (scram);
+    yields the URL of its `billing` database with the right password."""
+    with tempfile.TemporaryDirectory(prefix="billing-auth-") as tmp:
+        try:
+            server = EmbeddedServer(Path(tmp))
+        except EmbeddedMissing:
+            pytest.skip("the embedded PostgreSQL is not installed")
+        try:
+            admin = server.dsn("postgres")
+            asyncio.run(_admin(admin, f"CREATE ROLE billing LOGIN PASSWORD '{RIGHT_PASSWORD}'"))
+            asyncio.run(_admin(admin, 'CREATE DATABASE "billing" OWNER billing'))
+            # the first matching line wins: the superuser stays trusted for this fixture
+            hba = server.pgdata / "pg_hba.conf"
+            hba.write_text(f"local all billing scram-sha-256\n{hba.read_text()}")
+            asyncio.run(_admin(admin, "SELECT pg_reload_conf()"))
+            socket_dir = urlsplit(server.dsn()).query  # `host=<socket directory>`
+            yield f"postgresql://billing:{RIGHT_PASSWORD}@/billing?{socket_dir}"
+        finally:
+            server.stop()
+
+
+async def test_wrong_password_against_a_real_server_is_one_line(password_server: str) -> None:
+    right = await asyncpg.connect(password_server)
+    await right.close()
+    wrong = password_server.replace(RIGHT_PASSWORD, "not-the-password")
+    done = await _billing(wrong, "migrate")
+    line = _one_line_error(done)
+    assert 'refused user billing (password authentication failed for user "billing")' in line
+    assert line.endswith("; fix the user or password in the URL")
+    assert "not-the-password" not in done.stderr
+    assert RIGHT_PASSWORD not in done.stderr
 
 
 def test_unknown_variable_warns_with_the_closest_known_one() -> None:

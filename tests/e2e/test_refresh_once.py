@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from billing.config import Settings
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from tests.conftest import SECRET_KEY
 from tests.factories import Factory
 

@@ -28,7 +28,7 @@ from billing.crypto import TokenCipher
 from billing.db import vehicles
 from billing.db.pool import Pool, transaction
 from billing.domain.models import TokenImport, VehicleCreate
-from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
+from billing.smartcar_sim import Simulator, SimulatorOptions, run_simulator
 from tests.conftest import SECRET_KEY
 from tests.factories import Factory
 

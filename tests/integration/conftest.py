@@ -14,8 +14,8 @@ from billing.crypto import TokenCipher
 from billing.db import vehicles
 from billing.db.pool import Pool, transaction
 from billing.domain.models import Employee, TokenImport, VehicleCreate
-from billing.smartcar.sim import Simulator, SimulatorOptions, run_simulator
-from billing.smartcar.sim.simulator import SimUser
+from billing.smartcar_sim import Simulator, SimulatorOptions, run_simulator
+from billing.smartcar_sim.simulator import SimUser
 from billing.sync.runner import sync_context
 from billing.sync.vehicle import SyncContext
 from tests.conftest import SECRET_KEY

@@ -13,7 +13,7 @@ from yarl import URL
 from billing.app import create_app
 from billing.config import Settings
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from tests.factories import Factory
 
 Client = TestClient[Any, Any]

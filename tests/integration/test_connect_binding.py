@@ -15,7 +15,7 @@ from billing.app import create_app
 from billing.config import Settings
 from billing.db.pool import Pool
 from billing.domain.models import Employee
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from tests.factories import Factory
 from tests.integration.test_connect import _consent, _start
 

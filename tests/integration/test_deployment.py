@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -18,7 +19,7 @@ import yaml
 from billing.config import Settings, load_settings
 from billing.db.dsn import connect_arguments, with_database
 from billing.db.migrations import head_revision
-from tests.conftest import _admin
+from tests.conftest import SECRET_KEY, _admin
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,28 +159,54 @@ def test_compose_health_checks_fit_each_service() -> None:
     assert {".venv", ".git", "tests"} <= set(ignored)
 
 
-def test_compose_config_validates_with_docker_when_available() -> None:
-    import shutil
-
+def _compose_command() -> list[str] | None:
+    """Docker Compose as found here: `docker-compose` (v1, needs no Docker engine to read the
+    file) or the `docker compose` plugin."""
+    if (legacy := shutil.which("docker-compose")) is not None:
+        return [legacy]
     docker = shutil.which("docker")
-    has_compose = (
-        docker is not None
-        and (
-            subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
-        ).returncode
-        == 0
-    )
-    if docker is None or not has_compose:
-        # Without Docker Compose the file is validated by the two tests above.
-        assert _compose()["services"]
-        return
-    done = subprocess.run(
-        [docker, "compose", "--profile", "demo", "config", "--quiet"],
+    if docker is None:
+        return None
+    probe = subprocess.run([docker, "compose", "version"], capture_output=True, check=False)
+    return [docker, "compose"] if probe.returncode == 0 else None
+
+
+def _compose_config(compose: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*compose, "--env-file", "compose.demo.env", "--profile", "demo", "config"],
         cwd=ROOT,
-        env={**os.environ, "BILLING_SECRET_KEY": "x"},
+        env={**_env(), **env},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_compose_config_validates_with_docker_compose() -> None:
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    done = _compose_config(compose, {"BILLING_SECRET_KEY": SECRET_KEY})
     assert done.returncode == 0, done.stderr
+    services: dict[str, Any] = yaml.safe_load(done.stdout)["services"]
+    assert set(services) == {"postgres", "migrate", "api", "worker", "smartcar-sim"}
+    # every service of ours starts from the resolved environment Compose would hand it
+    for name in ("migrate", "api", "worker", "smartcar-sim"):
+        settings = _service_settings(services[name], {})
+        assert settings.database_url is not None or name == "smartcar-sim"
+    # the demo profile brings the simulator, and compose.demo.env points the product at it
+    assert services["smartcar-sim"]["command"][0] == "smartcar-sim"
+    for name in ("api", "worker"):
+        environment = services[name]["environment"]
+        assert environment["BILLING_SMARTCAR_API_URL"] == "http://smartcar-sim:8765"
+        assert environment["BILLING_SMARTCAR_CLIENT_ID"] == "sim-client"
+
+
+def test_compose_config_refuses_a_missing_secret_key() -> None:
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    done = _compose_config(compose, {})
+    assert done.returncode != 0
+    assert "set BILLING_SECRET_KEY (billing secret-key)" in done.stderr

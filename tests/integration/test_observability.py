@@ -23,7 +23,7 @@ from billing.config import Settings
 from billing.db.pool import Pool
 from billing.observability import configure_logging, logs_through
 from billing.services import statements
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from billing.sync.metrics import SyncMetrics, worker_status
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext

@@ -22,7 +22,7 @@ import smartcar
 import smartcar.config
 from smartcar.exception import SmartcarException
 
-from billing.smartcar.sim import ERROR_TYPES, Simulator, SimulatorOptions, run_simulator
+from billing.smartcar_sim import ERROR_TYPES, Simulator, SimulatorOptions, run_simulator
 
 REDIRECT = "https://billing.example/v1/connect/callback"
 T = TypeVar("T")

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from billing.db.pool import Connection, Pool
 from billing.db.queries import queries
-from billing.domain.ids import VehicleId
 from billing.domain.models import SyncState
 from billing.domain.planner import VehicleView, at_risk, is_due, plan, today_of
 from tests.factories import Factory
@@ -57,7 +56,7 @@ def _moment() -> st.SearchStrategy[datetime]:
 
 _view = st.builds(
     VehicleView,
-    id=st.uuids().map(VehicleId),
+    id=st.uuids(),
     sync_state=st.sampled_from(STATES),
     synced_through=st.none() | _day(st.integers(min_value=-45, max_value=2)),
     access_granted_on=st.none() | _day(st.integers(min_value=-45, max_value=2)),
@@ -159,9 +158,9 @@ async def test_a_vehicle_backing_off_is_not_counted_due(pool: Pool, factory: Fac
     fleet = await factory.fleet()
     employee = await factory.employee(fleet)
     backing_off = VehicleView(
-        id=VehicleId(UUID(int=1)), sync_state="retry_later", not_before=T0 + timedelta(minutes=5)
+        id=UUID(int=1), sync_state="retry_later", not_before=T0 + timedelta(minutes=5)
     )
-    due = VehicleView(id=VehicleId(UUID(int=2)), sync_state="ok")
+    due = VehicleView(id=UUID(int=2), sync_state="ok")
     async with pool.acquire() as conn:
         await _insert(conn, fleet.id, employee.id, [backing_off, due])
         assert await conn.fetchval(_q.due_count, T0, None, False) == 1

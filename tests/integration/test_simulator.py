@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from billing.smartcar.sim import (
+from billing.smartcar_sim import (
     ERROR_TYPES,
     NO_ANSWER,
     SPECIAL_KINDS,

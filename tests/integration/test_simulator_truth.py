@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.smartcar.sim import ERROR_TYPES, SimulatorOptions
+from billing.smartcar_sim import ERROR_TYPES, SimulatorOptions
 from tests.integration.test_simulator import (
     REDIRECT,
     Clock,

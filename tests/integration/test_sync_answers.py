@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from billing.config import Settings
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator, SimulatorOptions
+from billing.smartcar_sim import Simulator, SimulatorOptions
 from billing.sync.outcomes import SyncResult
 from billing.sync.runner import run_pass, sync_context
 from billing.sync.vehicle import SyncContext

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from billing.db.pool import Pool
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
 from tests.factories import Factory

@@ -24,7 +24,7 @@ from billing.db.budget import Bucket
 from billing.db.pool import Pool, create_pool
 from billing.smartcar.client import SmartcarClient
 from billing.smartcar.records import ChargeRecordsResult
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from billing.sync.runner import due_count, run_pass, sync_context
 from billing.sync.tokens import TokenKeeper
 from billing.sync.vehicle import SyncContext

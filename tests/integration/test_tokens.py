@@ -17,7 +17,7 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.pool import Pool
 from billing.smartcar.client import SmartcarClient
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from billing.sync.tokens import TokenKeeper
 from tests.conftest import SECRET_KEY
 from tests.factories import Factory

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.domain.ids import VehicleId
 from billing.domain.models import SyncState
 from billing.domain.planner import (
     MIN_INTERVAL,
@@ -40,8 +39,8 @@ CAPACITY = daily_capacity(2)  # 2 per minute less the 5 % reserve: 2,736 reads a
 NEVER_READ: tuple[SyncState, ...] = ("needs_reauth", "owner_action", "not_capable")
 
 
-def vid(n: int) -> VehicleId:
-    return VehicleId(UUID(int=n))
+def vid(n: int) -> UUID:
+    return UUID(int=n)
 
 
 def days(n: float) -> timedelta:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from random import Random
 from typing import Literal
 
-from billing.smartcar.sim.wire import ERROR_TYPES
+from billing.smartcar_sim.wire import ERROR_TYPES
 
 # Faults that are not a v2 error body. `v3_envelope` is `v3:SERVER:INTERNAL`; any error of the
 # table can be asked for in the v3 envelope as `v3:TYPE[:CODE]`.

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from random import Random
 from typing import Any
 from uuid import UUID
 
-from aiohttp import web
-
-from billing.smartcar.sim.accounts import DEFAULT_SCOPES, Accounts, TokenPair, User
-from billing.smartcar.sim.data import DayEnergy, VehicleProfile, day_energy, make_profile
-from billing.smartcar.sim.faults import FaultPlan, TokenFault, TokenFaultKind, parse_fault
-from billing.smartcar.sim.limits import TokenBucket, VehicleGate
-from billing.smartcar.sim.options import SimulatorOptions
-from billing.smartcar.sim.stats import Counters, RecordCall, SimStats
-from billing.smartcar.sim.wire import retry_after, timestamp
+from billing.smartcar_sim.accounts import DEFAULT_SCOPES, Accounts, TokenPair, User
+from billing.smartcar_sim.data import DayEnergy, VehicleProfile, day_energy, make_profile
+from billing.smartcar_sim.faults import FaultPlan, TokenFault, TokenFaultKind, parse_fault
+from billing.smartcar_sim.limits import TokenBucket, VehicleGate
+from billing.smartcar_sim.options import SimulatorOptions
+from billing.smartcar_sim.stats import Counters, RecordCall, SimStats
+from billing.smartcar_sim.wire import retry_after, timestamp
 
 # How `--vehicles N` spreads vehicles over users: mostly one car each, some with two or three.
 _USER_SIZES = (1, 1, 1, 2, 1, 3)
@@ -69,8 +65,8 @@ class Simulator:
     tests and benchmarks. It is a simulator: tokens are not secret here (`GET /sim/users`
     lists them) and the `/sim/*` endpoints let anyone steer it.
 
-    All state lives on the instance; `app()` builds an aiohttp application serving it,
-    `serve()` (or `run_simulator`) runs one on a real socket.
+    All state lives on the instance; `app.build_app()` builds an aiohttp application
+    serving it, `server.serve()` (or `run_simulator`) runs one on a real socket.
     """
 
     def __init__(self, options: SimulatorOptions | None = None) -> None:
@@ -254,45 +250,13 @@ class Simulator:
 
     # Serving
 
-    def app(self) -> web.Application:
-        """An aiohttp application speaking the protocol over this simulator's state."""
-        from billing.smartcar.sim.app import build_app
-
-        return build_app(self)
-
     @property
     def url(self) -> str:
-        """The base URL while `serve()` runs (Connect, auth and API all live under it)."""
+        """The base URL while `server.serve()` runs (Connect, auth and API all live under it)."""
         if self._url is None:
             raise RuntimeError("the simulator is not being served")
         return self._url
 
-    @asynccontextmanager
-    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[Simulator]:
-        """Serve on host:port (0 picks a free port) until the block ends."""
-        runner = web.AppRunner(
-            self.app(),
-            access_log=None,
-            handle_signals=False,
-            handler_cancellation=True,
-            shutdown_timeout=2.0,
-        )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, host, port)
-            await site.start()
-            bound_host, bound_port = runner.addresses[0][:2]
-            if ":" in bound_host:
-                bound_host = f"[{bound_host}]"
-            self._url = f"http://{bound_host}:{bound_port}"
-            yield self
-        finally:
-            self._url = None
-            await runner.cleanup()
-
-
-def run_simulator(
-    options: SimulatorOptions | None = None, *, host: str = "127.0.0.1", port: int = 0
-) -> AbstractAsyncContextManager[Simulator]:
-    """`async with run_simulator(options) as sim:` a simulator on a real socket at `sim.url`."""
-    return Simulator(options).serve(host, port)
+    def served_at(self, url: str | None) -> None:
+        """Record where the simulator is being served (None: no longer)."""
+        self._url = url

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from billing.smartcar.sim.faults import DEFAULT_RANDOM_FAULTS, parse_fault
-from billing.smartcar.sim.wire import RetryAfterStyle
+from billing.smartcar_sim.faults import DEFAULT_RANDOM_FAULTS, parse_fault
+from billing.smartcar_sim.wire import RetryAfterStyle
 
 
 def utc_now() -> datetime:

@@ -4,21 +4,18 @@ passes (request id, latency, application rate limit, counting)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from billing.smartcar.sim.api import ApiHandlers
-from billing.smartcar.sim.context import REQUEST_ID, Hangs, Reply
-from billing.smartcar.sim.control import ControlHandlers
-from billing.smartcar.sim.oauth import OAuthHandlers
-from billing.smartcar.sim.stats import NO_ANSWER, RecordCall
-from billing.smartcar.sim.wire import v2_error
-
-if TYPE_CHECKING:
-    from billing.smartcar.sim.simulator import Simulator
+from billing.smartcar_sim.api import ApiHandlers
+from billing.smartcar_sim.context import REQUEST_ID, Hangs, Reply
+from billing.smartcar_sim.control import ControlHandlers
+from billing.smartcar_sim.oauth import OAuthHandlers
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.stats import NO_ANSWER, RecordCall
+from billing.smartcar_sim.wire import v2_error
 
 # Endpoints that draw from the application's token bucket (Connect and OAuth do not).
 API_ENDPOINTS = frozenset({"vehicles", "user", "vehicle", "charge_records"})

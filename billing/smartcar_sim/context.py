@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from aiohttp import web
 
-from billing.smartcar.sim.wire import html_page
+from billing.smartcar_sim.wire import html_page
 
 REQUEST_ID = web.RequestKey("sc_request_id", str)
 

@@ -6,17 +6,15 @@ Not part of Smartcar's protocol: not rate limited, not delayed, not counted.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from billing.smartcar.sim.faults import TokenFaultKind
-from billing.smartcar.sim.wire import json_response, timestamp
-
-if TYPE_CHECKING:
-    from billing.smartcar.sim.simulator import Simulator
+from billing.smartcar_sim.faults import TokenFaultKind
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.wire import json_response, timestamp
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -23,12 +23,13 @@ Endpoints (Connect, auth and API share one origin):
   `GET|POST|DELETE /sim/faults`, `POST /sim/token-faults`, `GET|POST /sim/clock`.
 """
 
-from billing.smartcar.sim.data import DayEnergy, VehicleProfile
-from billing.smartcar.sim.faults import SPECIAL_KINDS, TOKEN_FAULT_KINDS, TokenFaultKind
-from billing.smartcar.sim.options import SimulatorOptions
-from billing.smartcar.sim.simulator import Simulator, SimUser, run_simulator
-from billing.smartcar.sim.stats import NO_ANSWER, RecordCall, SimStats
-from billing.smartcar.sim.wire import ERROR_TYPES
+from billing.smartcar_sim.data import DayEnergy, VehicleProfile
+from billing.smartcar_sim.faults import SPECIAL_KINDS, TOKEN_FAULT_KINDS, TokenFaultKind
+from billing.smartcar_sim.options import SimulatorOptions
+from billing.smartcar_sim.server import run_simulator
+from billing.smartcar_sim.simulator import Simulator, SimUser
+from billing.smartcar_sim.stats import NO_ANSWER, RecordCall, SimStats
+from billing.smartcar_sim.wire import ERROR_TYPES
 
 __all__ = [
     "ERROR_TYPES",

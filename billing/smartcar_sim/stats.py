@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from billing.smartcar.sim.wire import timestamp
+from billing.smartcar_sim.wire import timestamp
 
 # The label of a request that got no HTTP answer (connection reset or abandoned).
 NO_ANSWER = "none"

@@ -8,18 +8,15 @@ import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from yarl import URL
 
-from billing.smartcar.sim.accounts import DEFAULT_SCOPES, OAuthError
-from billing.smartcar.sim.context import Hangs, reset
-from billing.smartcar.sim.wire import html_page, json_response, oauth_error
-
-if TYPE_CHECKING:
-    from billing.smartcar.sim.simulator import Simulator
+from billing.smartcar_sim.accounts import DEFAULT_SCOPES, OAuthError
+from billing.smartcar_sim.context import Hangs, reset
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.wire import html_page, json_response, oauth_error
 
 REQUIRED_PREFIX = "required:"
 # Connect outcomes a test can ask for with `sim_error=`.

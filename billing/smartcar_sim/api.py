@@ -13,15 +13,15 @@ import re
 from datetime import date, datetime, timedelta
 from random import Random
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from billing.smartcar.sim.accounts import AccessGrant
-from billing.smartcar.sim.context import Hangs, Reply, request_id, reset
-from billing.smartcar.sim.data import HISTORY_DAYS, VehicleProfile, first_readable, records
-from billing.smartcar.sim.faults import Envelope, Fault
-from billing.smartcar.sim.wire import (
+from billing.smartcar_sim.accounts import AccessGrant
+from billing.smartcar_sim.context import Hangs, Reply, request_id, reset
+from billing.smartcar_sim.data import HISTORY_DAYS, VehicleProfile, first_readable, records
+from billing.smartcar_sim.faults import Envelope, Fault
+from billing.smartcar_sim.simulator import Simulator
+from billing.smartcar_sim.wire import (
     html_page,
     json_response,
     legacy_error,
@@ -29,9 +29,6 @@ from billing.smartcar.sim.wire import (
     v2_error,
     v3_error,
 )
-
-if TYPE_CHECKING:
-    from billing.smartcar.sim.simulator import Simulator
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGER = re.compile(r"\d{1,9}")
