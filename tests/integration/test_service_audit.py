@@ -41,7 +41,7 @@ from billing.services import (
     vehicles,
 )
 from billing.services.common import system
-from billing.smartcar.sim import Simulator
+from billing.smartcar_sim import Simulator
 from billing.sync.vehicle import SyncContext
 from tests.audit_log import AuditLog, principal
 from tests.conftest import SECRET_KEY
