@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -23,9 +23,13 @@ class DatabaseUnavailable(Exception):
 
 
 def _where(dsn: str) -> str:
+    """The server a URL names, as libpq reads it: `host=` and `port=` parameters override the
+    URL's authority, and a host starting with `/` is a socket directory."""
     parts = urlsplit(dsn)
-    host = parts.hostname or "localhost"
-    return f"{host}:{parts.port or 5432}"
+    params = parse_qs(parts.query)
+    host = params.get("host", [parts.hostname or "localhost"])[-1]
+    port = params.get("port", [str(parts.port or 5432)])[-1]
+    return f"{host} (port {port})" if host.startswith("/") else f"{host}:{port}"
 
 
 def explain(exc: BaseException, dsn: str) -> DatabaseUnavailable | None:

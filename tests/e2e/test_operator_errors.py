@@ -132,6 +132,8 @@ async def test_wrong_password_against_a_real_server_is_one_line(password_server:
     wrong = password_server.replace(RIGHT_PASSWORD, "not-the-password")
     done = await _billing(wrong, "migrate")
     line = _one_line_error(done)
+    socket_dir = password_server.rpartition("host=")[2]
+    assert f"BILLING_DATABASE_URL: {socket_dir} (port " in line  # the socket, as libpq reads it
     assert 'refused user billing (password authentication failed for user "billing")' in line
     assert line.endswith("; fix the user or password in the URL")
     assert "not-the-password" not in done.stderr
