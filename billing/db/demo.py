@@ -56,7 +56,7 @@ async def recent_pending_charges(conn: Connection, since: date) -> list[PendingC
 
 
 async def totals(conn: Connection) -> Totals:
-    states = await conn.fetch(_q.vehicles_by_state)
+    states = await conn.fetch(_q.demo_vehicles_by_state)
     lines = await conn.fetchrow(_q.line_totals)
     assert lines is not None
     return Totals(
@@ -64,5 +64,5 @@ async def totals(conn: Connection) -> Totals:
         pending=lines["pending"],
         adjustments=lines["adjustments"],
         pending_amount=lines["pending_amount"],
-        unpriced_days=await conn.fetchval(_q.unpriced_days),
+        unpriced_days=await conn.fetchval(_q.demo_unpriced_days),
     )

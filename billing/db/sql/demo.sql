@@ -17,7 +17,7 @@ FROM line_items l JOIN vehicles v ON v.id = l.vehicle_id
 WHERE l.status = 'pending' AND l.kind = 'charge' AND l.charge_date >= $1
 ORDER BY l.charge_date DESC;
 
--- name: vehicles_by_state
+-- name: demo_vehicles_by_state
 SELECT sync_state, count(*) AS n FROM vehicles GROUP BY 1 ORDER BY 1;
 
 -- name: line_totals
@@ -26,6 +26,6 @@ SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
        coalesce(sum(amount) FILTER (WHERE status = 'pending'), 0) AS pending_amount
 FROM line_items;
 
--- name: unpriced_days
+-- name: demo_unpriced_days
 SELECT count(*) FROM charge_records r WHERE r.home_kwh > 0 AND NOT EXISTS
     (SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id);
