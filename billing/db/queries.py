@@ -19,6 +19,10 @@ class Queries:
     def __init__(self, blocks: dict[str, LiteralString]) -> None:
         self._blocks = blocks
 
+    def items(self) -> list[tuple[str, LiteralString]]:
+        """(name, statement) of every block in the file, in order."""
+        return list(self._blocks.items())
+
     def __getattr__(self, name: str) -> LiteralString:
         try:
             return self._blocks[name]
