@@ -3,7 +3,7 @@
 Creates a throwaway database (on the server of BILLING_TEST_DATABASE_URL), migrates it,
 writes `--changes` line-item audit events shaped like the ledger's (the whole row with its
 evidence blob), starts a real `billing serve` on the loopback interface and drains
-`GET /v1/changes?limit=500` (the largest page the API serves) from the start, following
+`GET /v1/changes?limit=1000` (the feed's largest page) from the start, following
 `next_cursor`, as a payroll poller does. The floor is the same feed query run directly
 with asyncpg, page after page, in the same run. The database is dropped afterwards.
 
@@ -28,8 +28,9 @@ from billing.crypto import new_key
 from billing.db.dsn import with_database
 from billing.db.migrations import upgrade
 from billing.db.queries import queries
+from billing.domain.changes import MAX_FEED_LIMIT
 
-LIMIT = 500  # the API's largest page (MAX_LIMIT); the issue asks for 1000
+LIMIT = MAX_FEED_LIMIT  # 1000, the page the issue names
 
 SEED = """
 WITH fleet AS (
@@ -73,7 +74,7 @@ async def _floor(dsn: str) -> tuple[int, float]:
             if not rows:
                 return seen, time.perf_counter() - started
             seen += len(rows)
-            xid, last = rows[-1]["xid"], rows[-1]["id"]
+            xid, last = rows[-1]["xid_text"], rows[-1]["id"]
     finally:
         await conn.close()
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from billing.db.pages import DEFAULT_LIMIT, MAX_LIMIT
-from billing.domain.changes import FeedEntity
+from billing.domain.changes import MAX_FEED_LIMIT, FeedEntity
 from billing.domain.line_items import LineItemKind, LineItemStatus, Period
 from billing.domain.models import Entity, SyncState
 from billing.domain.statements import StatementStatus
@@ -95,7 +95,7 @@ class ChangesQuery(BaseModel):
     after: Annotated[str, Field(max_length=200)] | None = Field(
         default=None, description="the `next_cursor` of the previous page; absent: from the start"
     )
-    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    limit: Annotated[int, Field(ge=1, le=MAX_FEED_LIMIT)] = DEFAULT_LIMIT
     fleet_id: UUID | None = Field(default=None, description="admin keys: one fleet only")
     entity: FeedEntity | None = None
 

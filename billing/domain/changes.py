@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +40,8 @@ FEED_ENTITIES: tuple[FeedEntity, ...] = (
     "payroll_export",
 )
 _MAX_ID = 2**63 - 1
+# A poller's largest page: a payroll system reads a month of changes in few requests.
+MAX_FEED_LIMIT = 1000
 
 # Each entity's public representation (what GET on it answers).
 _PUBLIC: dict[str, type[Record]] = {
@@ -48,6 +51,10 @@ _PUBLIC: dict[str, type[Record]] = {
     "tariff": Tariff,
     "charge_record": ChargeRecord,
     "line_item": LineItem,
+}
+# The fields each entity shows, looked up once rather than on every key of every snapshot.
+PUBLIC_FIELDS: dict[str, frozenset[str]] = {
+    entity: frozenset(model.model_fields) for entity, model in _PUBLIC.items()
 }
 
 
@@ -63,7 +70,8 @@ def public_data(entity: str, data: dict[str, Any] | None) -> dict[str, Any] | No
     model = _PUBLIC.get(entity)
     if model is None:
         return dict(data)
-    public = {k: v for k, v in data.items() if k in model.model_fields}
+    fields = PUBLIC_FIELDS[entity]
+    public = {k: v for k, v in data.items() if k in fields}
     currency, amount = public.get("currency"), public.get("amount")
     if isinstance(currency, str) and currency in MINOR_UNITS and amount is not None:
         with contextlib.suppress(ArithmeticError):  # not a number: shown as recorded
@@ -72,6 +80,27 @@ def public_data(entity: str, data: dict[str, Any] | None) -> dict[str, Any] | No
         return model.model_validate(public).model_dump(mode="json")
     except ValidationError:
         return public
+
+
+def public_data_json(entity: str, text: str | None) -> dict[str, Any] | None:
+    """`public_data` of a snapshot still in its JSON text: a whole snapshot is read by the
+    entity's model straight from the text, its internal fields (an evidence blob, an upstream
+    payload) skipped rather than decoded; any other snapshot takes the way above."""
+    if text is None:
+        return None
+    model = _PUBLIC.get(entity)
+    if model is not None:
+        try:
+            public = model.model_validate_json(text).model_dump(mode="json")
+        except ValidationError:
+            pass
+        else:
+            currency, amount = public.get("currency"), public.get("amount")
+            if isinstance(currency, str) and currency in MINOR_UNITS and amount is not None:
+                with contextlib.suppress(ArithmeticError):
+                    public["amount"] = str(in_minor_units(Decimal(amount), currency))
+            return public
+    return public_data(entity, json.loads(text))
 
 
 @dataclass(frozen=True, order=True, slots=True)

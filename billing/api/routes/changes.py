@@ -8,6 +8,7 @@ from billing.api.queries import ChangesQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import pool
 from billing.db import changes
+from billing.db.pool import connection
 from billing.domain.changes import FEED_ENTITIES, ChangePage
 from billing.domain.errors import Forbidden
 
@@ -30,7 +31,7 @@ async def list_changes(request: web.Request, query: ChangesQuery) -> ChangePage:
         raise Forbidden("the employee role may not read the change feed")
     fleet_id = who.scope_fleet(query.fleet_id)
     after = changes.decode_position(query.after)
-    async with pool(request).acquire() as conn:
+    async with connection(pool(request)) as conn:
         return await changes.list_changes(
             conn,
             after=after,

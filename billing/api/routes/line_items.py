@@ -12,6 +12,7 @@ from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
 from billing.db import line_items
 from billing.db.pages import decode_cursor, next_cursor
+from billing.db.pool import connection
 from billing.domain.decisions import DecisionConflict, Requested
 from billing.domain.line_items import (
     ApproveBody,
@@ -56,10 +57,10 @@ async def _decide(
     query=LineItemQuery,
     response=LineItemPage,
 )
-async def list_line_items(request: web.Request, query: LineItemQuery) -> LineItemPage:
+async def list_line_items(request: web.Request, query: LineItemQuery) -> web.Response:
     who = principal(request)
-    async with pool(request).acquire() as conn:
-        items = await line_items.list_line_items(
+    async with connection(pool(request)) as conn:
+        page = await line_items.list_line_items_json(
             conn,
             fleet_id=who.scope_fleet(query.fleet_id),
             employee_id=who.scope_employee(query.employee_id),
@@ -72,7 +73,7 @@ async def list_line_items(request: web.Request, query: LineItemQuery) -> LineIte
             charged_from=query.from_,
             charged_to=query.to,
         )
-    return LineItemPage(items=items, next_cursor=next_cursor(items, query.limit))
+    return web.Response(body=page.page(), content_type="application/json")
 
 
 @routes.route(

@@ -5,8 +5,9 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text;
 -- name: list_changes
 -- Ordered by the xid8 column itself, as a number: an output column named like it would make
 -- ORDER BY sort its text, and "100000" < "99999" loses and repeats changes across a digit.
+-- The snapshot as text: the public models read it without decoding what they do not show.
 SELECT id, xid::text AS xid_text, at, entity, entity_id, action, actor, fleet_id,
-       coalesce(after, before) AS data
+       coalesce(after, before)::text AS data
 FROM audit_events
 WHERE (xid, id) > ($1::text::xid8, $2::bigint)
   AND xid < $3::text::xid8
