@@ -12,7 +12,7 @@ import click
 from billing.config import ConfigError, Settings, load_settings, unknown_variables
 from billing.db.embedded import EmbeddedMissing, resolve_dsn, stop_embedded_servers
 from billing.db.migrations import require_head
-from billing.db.pool import Pool, create_pool
+from billing.db.pool import Pool, connection, create_pool
 from billing.db.server import DatabaseUnavailable
 from billing.domain.errors import DomainError
 from billing.observability import configure_logging
@@ -47,7 +47,7 @@ async def open_pool(settings: Settings, *, max_size: int) -> Pool:
     """A pool on the configured database, whose schema must be at head."""
     pool = await create_pool(await resolve_dsn(settings), min_size=1, max_size=max_size)
     try:
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             await require_head(conn)
     except BaseException:
         await pool.close()
