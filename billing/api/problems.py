@@ -6,12 +6,11 @@ import logging
 import math
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from billing.crypto import TokenDecryptError
-from billing.db.errors import domain_error
+from billing.db.errors import DRIVER_ERRORS, domain_error
 from billing.domain.errors import (
     ConcurrentUpdate,
     Conflict,
@@ -158,7 +157,7 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         return response
     except DomainError as exc:
         return _from_domain(exc)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DRIVER_ERRORS as exc:
         # a driver error that did not pass `connection`/`transaction`: the same translation
         return _from_domain(domain_error(exc))
     except web.HTTPRequestEntityTooLarge as exc:

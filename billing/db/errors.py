@@ -20,6 +20,8 @@ from billing.domain.errors import (
 log = logging.getLogger(__name__)
 
 DriverError = asyncpg.PostgresError | asyncpg.InterfaceError
+# What the driver raises: for the few places that meet it outside `connection`/`transaction`.
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 # Constraint names whose violation is a conflict with existing data rather than bad input.
 _CONFLICTS = {
@@ -99,5 +101,5 @@ def translate_errors() -> Iterator[None]:
     """Driver errors raised inside leave it as domain errors (see `domain_error`)."""
     try:
         yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DRIVER_ERRORS as exc:
         raise domain_error(exc) from None

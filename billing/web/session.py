@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import asyncpg
 from aiohttp import web
 from yarl import URL
 
@@ -22,7 +21,7 @@ from billing.api.cookies import set_cookie
 from billing.api.keys import POOL, PRINCIPAL, SETTINGS
 from billing.api.problems import retry_after
 from billing.db import apikeys, web_sessions
-from billing.db.errors import domain_error
+from billing.db.errors import DRIVER_ERRORS, domain_error
 from billing.db.pool import connection, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import (
@@ -171,7 +170,7 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise redirect from None
     except DomainError as exc:
         response = _domain_error_page(request, exc)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except DRIVER_ERRORS as exc:
         response = _domain_error_page(request, domain_error(exc))
     except Exception:
         log.exception("unhandled error on page %s %s", request.method, request.path)
