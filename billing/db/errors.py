@@ -76,10 +76,7 @@ def _constraint_error(exc: asyncpg.IntegrityConstraintViolationError) -> DomainE
     return InvalidData("breaks a rule the stored data must keep")
 
 
-def domain_error(exc: DriverError) -> DomainError:
-    """The domain error a driver error stands for, in words of our own: the database's texts
-    (constraint names, keys, values) name tables and other fleets' data, so they are logged,
-    never answered."""
+def _translated(exc: DriverError) -> DomainError | None:
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         return _constraint_error(exc)
     if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
@@ -88,18 +85,36 @@ def domain_error(exc: DriverError) -> DomainError:
     if isinstance(exc, _UNAVAILABLE):
         log.warning("database busy or out of reach: %s (%s)", exc.sqlstate, exc.message)
         return Unavailable()
+    return None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Constraint violations, lost races and a busy database leave it as domain errors, in
+    words of our own: the database's texts (constraint names, keys, values) name tables and
+    other fleets' data, so they are logged, never answered.
+
+    Any other driver error leaves it as it is: a caller may own it (the sync records it
+    against the one vehicle whose answer caused it), and the edges (the API, the pages, the
+    command line) answer it through `domain_error`."""
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        translated = _translated(exc)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def domain_error(exc: DriverError) -> DomainError:
+    """What an edge answers for a driver error: the translation above, else bad input for a
+    value the column cannot hold, else a `DatabaseFailure`, logged with its SQLSTATE."""
+    translated = _translated(exc)
+    if translated is not None:
+        return translated
     if isinstance(exc, _UNSTORABLE):
         log.info("value refused: %s (%s)", exc.sqlstate, exc.message)
         return InvalidData("a value is too long, too large or malformed to be stored")
     sqlstate = exc.sqlstate if isinstance(exc, asyncpg.PostgresError) else None
     log.error("database error %s: %s", sqlstate or type(exc).__name__, exc, exc_info=exc)
     return DatabaseFailure()
-
-
-@contextmanager
-def translate_errors() -> Iterator[None]:
-    """Driver errors raised inside leave it as domain errors (see `domain_error`)."""
-    try:
-        yield
-    except DRIVER_ERRORS as exc:
-        raise domain_error(exc) from None
