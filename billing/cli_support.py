@@ -11,6 +11,7 @@ import click
 
 from billing.config import ConfigError, Settings, load_settings, unknown_variables
 from billing.db.embedded import EmbeddedMissing, resolve_dsn, stop_embedded_servers
+from billing.db.errors import DRIVER_ERRORS, domain_error
 from billing.db.migrations import require_head
 from billing.db.pool import Pool, connection, create_pool
 from billing.db.server import DatabaseUnavailable
@@ -37,6 +38,8 @@ def run_command(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(main())
     except (DomainError, DatabaseUnavailable, EmbeddedMissing) as exc:
         raise click.ClickException(exc.message) from None
+    except DRIVER_ERRORS as exc:  # logged with its SQLSTATE; one line for the operator
+        raise click.ClickException(domain_error(exc).message) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from billing.db import line_items
 from billing.db import statements as repo
 from billing.db.pages import After
-from billing.db.pool import Pool, transaction
+from billing.db.pool import Pool, connection, transaction
 from billing.domain.decisions import Requested
 from billing.domain.statement_models import FleetSettingsBody
 from billing.domain.statements import CreditRequest, period_of, previous_period
@@ -24,7 +24,7 @@ BATCH = 500
 
 async def _approve_period(pool: Pool, fleet_id: UUID, period: str, *, every: int = 1) -> int:
     """Approve the period's pending lines (every `every`-th one) as a manager would."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         pending = await repo.pending_of_period(conn, fleet_id, period)
     chosen = [Requested(line.id, "approve", line.version) for line in pending[::every]]
     for start in range(0, len(chosen), BATCH):

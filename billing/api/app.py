@@ -39,7 +39,7 @@ from billing.config import Settings
 from billing.crypto import TokenCipher
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
-from billing.db.pool import create_pool
+from billing.db.pool import connection, create_pool
 from billing.db.vehicles import check_secret_key
 from billing.documents.pdf import pdf_process_pool
 from billing.domain.apikeys import FailureLimiter
@@ -82,7 +82,7 @@ async def _pdf_executor(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(await resolve_dsn(app[SETTINGS]))
     try:
-        async with app[POOL].acquire() as conn:
+        async with connection(app[POOL]) as conn:
             await require_head(conn)
             await check_secret_key(conn, app[CIPHER])
     except BaseException:

@@ -10,6 +10,7 @@ from aiohttp import web
 from billing.api.keys import POOL, PRINCIPAL
 from billing.api.problems import TooManyRequests
 from billing.db import apikeys
+from billing.db.pool import connection
 from billing.domain.apikeys import FailureLimiter
 from billing.domain.errors import Unauthenticated
 
@@ -46,7 +47,7 @@ def auth_middleware(
             if not (key.isascii() and key.strip().isprintable()):
                 # keys are ASCII; other bytes arrive as surrogates that cannot even be hashed
                 raise Unauthenticated("the API key is not valid")
-            async with request.app[POOL].acquire() as conn:
+            async with connection(request.app[POOL]) as conn:
                 request[PRINCIPAL] = await apikeys.authenticate(conn, key.strip())
         except Unauthenticated:
             failures.failed(source, now)

@@ -3,8 +3,9 @@
 Per API key, a request carrying the header first claims the key in its own committed row
 (so a concurrent duplicate sees it in flight and gets 409), then runs. A 2xx or 4xx response
 is stored and replayed for later requests with the same key, method, path and body; a key
-reused for a different request gets 422. A 5xx, or a crash, releases the key (a crash by
-letting its short lease run out) so the client can simply retry.
+reused for a different request gets 422. A 5xx, an answer that says to retry (`Retry-After`:
+a lost race, a busy database), or a crash releases the key (a crash by letting its short
+lease run out) so the client can simply send the same request again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import payload, web
 from billing.api.keys import POOL, PRINCIPAL
 from billing.api.problems import RequestValidationFailed, problem, problem_middleware
 from billing.db import idempotency
-from billing.db.pool import Pool
+from billing.db.pool import Pool, connection
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -57,10 +58,11 @@ def _replayed(stored: idempotency.Replay) -> web.Response:
 
 
 async def _storable(response: web.StreamResponse) -> bytes | None:
-    """The body of a final response worth replaying; None for 5xx, redirects and streams."""
+    """The body of a final response worth replaying; None for 5xx, redirects, streams and
+    answers that ask for a retry (their `Retry-After` says the same request may succeed)."""
     if not isinstance(response, web.Response) or not 200 <= response.status < 500:
         return None
-    if 300 <= response.status < 400:
+    if 300 <= response.status < 400 or "Retry-After" in response.headers:
         return None
     body = response.body
     if body is None:
@@ -74,7 +76,7 @@ async def _storable(response: web.StreamResponse) -> bytes | None:
 
 async def _purge_now_and_then(pool: Pool) -> None:
     if random.randrange(PURGE_ONE_IN) == 0:
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             await idempotency.purge_expired(conn, batch=PURGE_BATCH, rounds=1)
 
 
@@ -89,7 +91,7 @@ def idempotency_middleware() -> Callable[..., Awaitable[web.StreamResponse]]:
         body = await request.read()
         digest = idempotency.request_hash(request.method, request.raw_path, body)
         pool = request.app[POOL]
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             outcome = await idempotency.claim(
                 conn,
                 api_key_id=who.key_id,
@@ -136,7 +138,7 @@ def idempotency_middleware() -> Callable[..., Awaitable[web.StreamResponse]]:
 
 
 async def _release(pool: Pool, api_key_id: UUID, key: str, claim: UUID) -> None:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         await idempotency.release(conn, api_key_id=api_key_id, key=key, claim=claim)
 
 
@@ -148,7 +150,7 @@ async def _settle(
     if body is None:
         await _release(pool, api_key_id, key, claim)
         return
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         await idempotency.finish(
             conn,
             api_key_id=api_key_id,

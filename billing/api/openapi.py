@@ -33,11 +33,23 @@ _ERROR_TITLES = {
     401: "Missing or invalid API key",
     403: "The key's role may not do this",
     404: "Not found, or outside the key's reach",
-    409: "Conflict with the current state",
+    409: (
+        "Conflict with the current state; with Retry-After, the request lost a race with "
+        "another one and the same request may simply be sent again"
+    ),
     413: "Body too large",
     422: "Validation failed",
     429: "Too many failed authentications from this address; see Retry-After",
+    500: "A server or database error; it was logged",
+    503: "The database is busy or out of reach; send the same request again after Retry-After",
 }
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the same request again",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+_RETRY_STATUSES = frozenset({409, 429, 503})
 
 
 def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,9 +103,12 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.method in _MUTATING and not op.public:
         codes |= {400, 409, 413, 422}  # a body where none is taken, or the Idempotency-Key
     if not op.public:
-        codes |= {401, 404, 429}
+        codes |= {401, 404, 429, 500, 503}  # every key is looked up in the database
     for code in sorted(codes):
-        responses[str(code)] = {"description": _ERROR_TITLES.get(code, "Error"), "content": problem}
+        entry = {"description": _ERROR_TITLES.get(code, "Error"), "content": problem}
+        if code in _RETRY_STATUSES and not op.public:
+            entry["headers"] = _RETRY_AFTER
+        responses[str(code)] = entry
     for code in op.html_errors:
         page = {"text/html": {"schema": {"type": "string"}}}
         entry = responses.setdefault(str(code), {"description": _ERROR_TITLES.get(code, "Error")})

@@ -10,13 +10,18 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from billing.crypto import TokenDecryptError
+from billing.db.errors import DRIVER_ERRORS, domain_error
 from billing.domain.errors import (
+    ConcurrentUpdate,
     Conflict,
+    DatabaseFailure,
     DomainError,
     Forbidden,
     InvalidData,
     NotFound,
+    Retryable,
     Unauthenticated,
+    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +90,16 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
     (InvalidData, 422, "Invalid data"),
+    (ConcurrentUpdate, 409, "Concurrent update: send the same request again"),
+    (Unavailable, 503, "Temporarily unavailable: send the same request again"),
+    (Retryable, 503, "Temporarily unavailable: send the same request again"),
+    (DatabaseFailure, 500, "Database error"),
 ]
+
+
+def retry_after(seconds: float) -> str:
+    """A `Retry-After` value: whole seconds, never less than asked for."""
+    return str(math.ceil(seconds))
 
 
 def problem(
@@ -113,14 +127,23 @@ def problem(
     return response
 
 
-def _from_domain(exc: DomainError) -> web.Response:
+def status_of(exc: DomainError) -> tuple[int, str]:
+    """The HTTP status and problem title of a domain error."""
     for kind, status, title in _DOMAIN_STATUS:
         if isinstance(exc, kind):
-            # a domain error may name its problem type (`problem_type`, a URI reference)
-            return problem(
-                status, title, exc.message, type_=getattr(exc, "problem_type", "about:blank")
-            )
-    return problem(400, "Bad request", exc.message)
+            return status, title
+    return 400, "Bad request"
+
+
+def _from_domain(exc: DomainError) -> web.Response:
+    status, title = status_of(exc)
+    # a domain error may name its problem type (`problem_type`, a URI reference)
+    response = problem(
+        status, title, exc.message, type_=getattr(exc, "problem_type", "about:blank")
+    )
+    if isinstance(exc, Retryable):
+        response.headers["Retry-After"] = retry_after(exc.retry_after_s)
+    return response
 
 
 @web.middleware
@@ -130,10 +153,13 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     except ApiError as exc:
         response = problem(exc.status, exc.title, exc.detail, exc.errors)
         if isinstance(exc, TooManyRequests):
-            response.headers["Retry-After"] = str(math.ceil(exc.retry_after_s))
+            response.headers["Retry-After"] = retry_after(exc.retry_after_s)
         return response
     except DomainError as exc:
         return _from_domain(exc)
+    except DRIVER_ERRORS as exc:
+        # a driver error that did not pass `connection`/`transaction`: the same translation
+        return _from_domain(domain_error(exc))
     except web.HTTPRequestEntityTooLarge as exc:
         return problem(413, "Body too large", exc.text)
     except web.HTTPException as exc:

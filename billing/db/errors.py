@@ -8,9 +8,20 @@ from contextlib import contextmanager
 
 import asyncpg
 
-from billing.domain.errors import ConcurrentUpdate, Conflict, InvalidData, Unavailable
+from billing.domain.errors import (
+    ConcurrentUpdate,
+    Conflict,
+    DatabaseFailure,
+    DomainError,
+    InvalidData,
+    Unavailable,
+)
 
 log = logging.getLogger(__name__)
+
+DriverError = asyncpg.PostgresError | asyncpg.InterfaceError
+# What the driver raises: for the few places that meet it outside `connection`/`transaction`.
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 # Constraint names whose violation is a conflict with existing data rather than bad input.
 _CONFLICTS = {
@@ -25,36 +36,85 @@ _INVALID = {
     "employees_cap_minor_unit": "monthly_cap has more decimals than the fleet's currency has",
 }
 
+# A value the request carried that the column cannot hold (too long, too large, malformed):
+# bad input, not a fault of ours.
+_UNSTORABLE = (
+    asyncpg.StringDataRightTruncationError,
+    asyncpg.NumericValueOutOfRangeError,
+    asyncpg.DatetimeFieldOverflowError,
+    asyncpg.IntervalFieldOverflowError,
+    asyncpg.InvalidDatetimeFormatError,
+    asyncpg.InvalidTextRepresentationError,
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
+# The database is busy, short of resources, shutting down or out of reach; a cancelled
+# statement (statement_timeout, lock_timeout, an operator) is one of these too.
+_UNAVAILABLE = (
+    asyncpg.OperatorInterventionError,  # 57: query cancelled, admin shutdown, cannot connect now
+    asyncpg.InsufficientResourcesError,  # 53: too many connections, disk full, out of memory
+    asyncpg.LockNotAvailableError,  # 55P03: lock_timeout, NOWAIT
+    asyncpg.PostgresConnectionError,  # 08: the connection is gone
+)
+
+
+def _constraint_error(exc: asyncpg.IntegrityConstraintViolationError) -> DomainError:
+    name = exc.constraint_name or ""
+    if isinstance(exc, asyncpg.ExclusionViolationError):
+        return Conflict(_CONFLICTS.get(name, "conflicts with existing data"))
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict(_CONFLICTS.get(name, "already exists"))
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        log.info("foreign key refused: %s (%s)", name, exc.detail)
+        return InvalidData("refers to something that does not exist")
+    if name in _CONFLICTS:
+        return Conflict(_CONFLICTS[name])
+    if name in _INVALID:
+        return InvalidData(_INVALID[name])
+    log.info("check refused: %s (%s)", name, exc.message)
+    return InvalidData("breaks a rule the stored data must keep")
+
+
+def _translated(exc: DriverError) -> DomainError | None:
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
+        return _constraint_error(exc)
+    if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
+        log.warning("transaction lost a race and was rolled back: %s", exc.sqlstate)
+        return ConcurrentUpdate()
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("database busy or out of reach: %s (%s)", exc.sqlstate, exc.message)
+        return Unavailable()
+    return None
+
 
 @contextmanager
 def translate_errors() -> Iterator[None]:
-    """Constraint violations become domain errors in words of our own: the database's texts
-    (constraint names, keys, values) name tables and other fleets' data, so they are logged,
-    never answered."""
+    """Constraint violations, lost races and a busy database leave it as domain errors, in
+    words of our own: the database's texts (constraint names, keys, values) name tables and
+    other fleets' data, so they are logged, never answered.
+
+    Any other driver error leaves it as it is: a caller may own it (the sync records it
+    against the one vehicle whose answer caused it), and the edges (the API, the pages, the
+    command line) answer it through `domain_error`."""
     try:
         yield
-    except asyncpg.ExclusionViolationError as exc:
-        message = _CONFLICTS.get(exc.constraint_name or "", "conflicts with existing data")
-        raise Conflict(message) from None
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(_CONFLICTS.get(exc.constraint_name or "", "already exists")) from None
-    except asyncpg.ForeignKeyViolationError as exc:
-        log.info("foreign key refused: %s (%s)", exc.constraint_name, exc.detail)
-        raise InvalidData("refers to something that does not exist") from None
-    except (asyncpg.CheckViolationError, asyncpg.NotNullViolationError) as exc:
-        name = exc.constraint_name or ""
-        if name in _CONFLICTS:
-            raise Conflict(_CONFLICTS[name]) from None
-        if name in _INVALID:
-            raise InvalidData(_INVALID[name]) from None
-        log.info("check refused: %s (%s)", name, exc.message)
-        raise InvalidData("breaks a rule the stored data must keep") from None
-    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
-        log.warning("transaction lost a race and was rolled back: %s", exc.sqlstate)
-        raise ConcurrentUpdate() from None
-    except (asyncpg.QueryCanceledError, asyncpg.TooManyConnectionsError) as exc:
-        log.warning("database refused or cancelled a query: %s (%s)", exc.sqlstate, exc.message)
-        raise Unavailable() from None
-    except (asyncpg.ConnectionDoesNotExistError, asyncpg.PostgresConnectionError) as exc:
-        log.warning("database connection lost: %s", exc)
-        raise Unavailable() from None
+    except DRIVER_ERRORS as exc:
+        translated = _translated(exc)
+        if translated is None:
+            raise
+        raise translated from None
+
+
+def domain_error(exc: DriverError) -> DomainError:
+    """What an edge answers for a driver error: the translation above, else bad input for a
+    value the column cannot hold, else a `DatabaseFailure`, logged with its SQLSTATE."""
+    translated = _translated(exc)
+    if translated is not None:
+        return translated
+    if isinstance(exc, _UNSTORABLE):
+        log.info("value refused: %s (%s)", exc.sqlstate, exc.message)
+        return InvalidData("a value is too long, too large or malformed to be stored")
+    sqlstate = exc.sqlstate if isinstance(exc, asyncpg.PostgresError) else None
+    log.error("database error %s: %s", sqlstate or type(exc).__name__, exc, exc_info=exc)
+    return DatabaseFailure()

@@ -1,8 +1,10 @@
-"""The asyncpg pool: codecs for jsonb, and the transaction helper every write goes through."""
+"""The asyncpg pool: codecs for jsonb, and the two ways out of it: `connection` for reads and
+`transaction` for writes, both behind the driver-error boundary."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -15,6 +17,7 @@ import asyncpg
 from billing.db.dsn import connect_arguments
 from billing.db.errors import translate_errors
 from billing.db.server import DatabaseUnavailable, explain
+from billing.domain.errors import Unavailable
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
 else:  # asyncpg's classes are generic only in its stubs
     Connection = asyncpg.Connection
     Pool = asyncpg.Pool
+
+log = logging.getLogger(__name__)
 
 
 def _json_default(value: object) -> str:
@@ -70,19 +75,29 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Poo
     return pool
 
 
+async def _acquired(pool: Pool, wait_s: float | None) -> PoolConnectionProxy[asyncpg.Record]:
+    try:
+        return await pool.acquire(timeout=wait_s)
+    except (OSError, TimeoutError) as exc:  # no connection to be had: refused, or none free
+        log.warning("no database connection: %s", type(exc).__name__)
+        raise Unavailable() from None
+
+
 @asynccontextmanager
-async def connection(pool: Pool) -> AsyncIterator[Connection]:
+async def connection(pool: Pool, *, wait_s: float | None = None) -> AsyncIterator[Connection]:
     """A connection for reads (or writes that manage their own transactions); driver errors
-    leave it as domain errors. Every use of the pool outside `billing.db` goes through this
-    or `transaction`."""
+    leave it as domain errors, and so does finding no connection (within `wait_s` seconds).
+    Every use of the pool outside `billing.db` goes through this or `transaction`."""
     with translate_errors():
-        async with pool.acquire() as conn:
+        conn = await _acquired(pool, wait_s)
+        try:
             yield conn
+        finally:
+            await pool.release(conn)
 
 
 @asynccontextmanager
 async def transaction(pool: Pool) -> AsyncIterator[Connection]:
     """A connection in a transaction; driver errors leave it as domain errors."""
-    with translate_errors():
-        async with pool.acquire() as conn, conn.transaction():
-            yield conn
+    async with connection(pool) as conn, conn.transaction():
+        yield conn

@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from billing.db.pages import After
-from billing.db.pool import Connection, Pool
+from billing.db.pool import Connection, Pool, connection
 from billing.db.queries import queries
 from billing.domain.errors import Conflict, NotFound
 from billing.domain.line_items import in_minor_units
@@ -46,7 +46,7 @@ async def lock_close(conn: Connection, fleet_id: UUID, period: str) -> None:
 @asynccontextmanager
 async def month_end_lock(pool: Pool) -> AsyncIterator[bool]:
     """A session advisory lock held for the whole job: True for the one worker that got it."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         got = bool(await conn.fetchval(_q.try_month_end_session_lock))
         try:
             yield got

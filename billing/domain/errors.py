@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Problem types (RFC 9457 `type`) of errors whose kind a client acts on.
+PROBLEM_BASE = "https://fleet-billing.dev/problems/"
+
 
 class DomainError(Exception):
     """Something went wrong."""
@@ -47,8 +50,17 @@ class Retryable(DomainError):
 class ConcurrentUpdate(Retryable):
     """Another request changed the same data at the same moment; send the request again."""
 
+    problem_type = PROBLEM_BASE + "concurrent-update"
+
 
 class Unavailable(Retryable):
     """The database is busy or out of reach; send the request again shortly."""
 
+    problem_type = PROBLEM_BASE + "unavailable"
     retry_after_s = 5.0
+
+
+class DatabaseFailure(DomainError):
+    """The database could not complete the request; the error was logged."""
+
+    problem_type = PROBLEM_BASE + "database-failure"

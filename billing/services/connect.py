@@ -21,7 +21,7 @@ from billing.config import Settings
 from billing.crypto import BadState, TokenCipher, sign_state, verify_state
 from billing.db import connect, master
 from billing.db.connect import LinkedVehicle
-from billing.db.pool import Pool, transaction
+from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import Conflict, Forbidden
 from billing.smartcar.client import SmartcarClient
@@ -53,7 +53,7 @@ async def start_connect(
     now: datetime,
 ) -> str:
     """The Smartcar Connect URL for the employee, with a state bound to `binding`."""
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         employee = await master.get_employee(conn, employee_id)
     who.check_sees(employee.fleet_id, employee.id, what="employee")
     if who.role == "hr" or (who.role == "employee" and who.employee_id != employee.id):

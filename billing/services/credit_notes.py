@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from billing.db import audit, closing, master
 from billing.db import statements as repo
 from billing.db.pages import After
-from billing.db.pool import Pool, transaction
+from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import NotFound
 from billing.domain.statement_models import CreditNote, CreditNoteRow
@@ -96,7 +96,7 @@ def check_reads(who: Principal, row: CreditNoteRow) -> None:
 
 
 async def get_credit_note(pool: Pool, who: Principal, note_id: UUID) -> CreditNoteRow:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         row = await closing.get_credit_note(conn, note_id)
     check_reads(who, row)
     return row
@@ -112,7 +112,7 @@ async def list_credit_notes(
     after: After,
     limit: int,
 ) -> list[CreditNoteRow]:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         return await closing.list_credit_notes(
             conn,
             fleet_id=who.scope_fleet(fleet_id),

@@ -10,7 +10,7 @@ from uuid import UUID
 from billing.db import audit, closing, master
 from billing.db import statements as repo
 from billing.db.pages import After
-from billing.db.pool import Pool, dumps, transaction
+from billing.db.pool import Pool, connection, dumps, transaction
 from billing.documents.datev import DatevSettings, render_datev_lodas
 from billing.documents.exports import render_csv
 from billing.documents.rows import ExportError, ExportRow
@@ -107,14 +107,14 @@ def check_reads(who: Principal, export: PayrollExport) -> None:
 
 
 async def get_export(pool: Pool, who: Principal, export_id: UUID) -> PayrollExport:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         export = await closing.get_export(conn, export_id)
     check_reads(who, export)
     return export
 
 
 async def get_export_file(pool: Pool, who: Principal, export_id: UUID) -> closing.StoredFile:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         export = await closing.get_export(conn, export_id)
         check_reads(who, export)
         return await closing.get_export_file(conn, export_id)
@@ -125,7 +125,7 @@ async def list_exports(
 ) -> list[PayrollExport]:
     if who.role == "employee":
         return []
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         return await closing.list_exports(
             conn, fleet_id=who.scope_fleet(fleet_id), after=after, limit=limit
         )

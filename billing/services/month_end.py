@@ -12,7 +12,7 @@ from uuid import UUID
 
 from billing.db import master
 from billing.db import statements as repo
-from billing.db.pool import Pool
+from billing.db.pool import Pool, connection
 from billing.domain.access import Principal
 from billing.domain.statement_models import DraftCounts
 from billing.domain.statements import closable_period
@@ -60,7 +60,7 @@ async def close_period(
             await statements.finalize_period(pool, who, fleet_id=fleet_id, period=period, now=now)
         )
         step("finalizing", 1, 1)
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         missing = await repo.finalized_without_pdf(conn, fleet_id, period)
     for done, statement_id in enumerate(missing):
         step("rendering PDFs", done, len(missing))
@@ -75,7 +75,7 @@ async def run_month_end(pool: Pool, *, now: datetime, grace_days: int) -> list[C
     async with repo.month_end_lock(pool) as mine:
         if not mine:
             return None
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             fleets = await repo.fleets_with_open_lines(conn)
         reports = []
         for fleet in fleets:
@@ -99,5 +99,5 @@ async def run_month_end(pool: Pool, *, now: datetime, grace_days: int) -> list[C
 
 
 async def fleet_exists(pool: Pool, fleet_id: UUID) -> None:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         await master.get_fleet(conn, fleet_id)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from billing.db import closing, master
 from billing.db import statements as repo
-from billing.db.pool import Pool, transaction
+from billing.db.pool import Pool, connection, transaction
 from billing.documents.pdf import render_pdf_async
 from billing.domain.access import Principal
 from billing.domain.errors import NotFound
@@ -25,7 +25,7 @@ from billing.services.snapshots import statement_document, thaw
 async def statement_pdf(
     pool: Pool, who: Principal, statement_id: UUID, *, executor: Executor | None = None
 ) -> bytes:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         row = await repo.get_statement(conn, statement_id)
         statement_service.check_reads(who, row)
         if row.status != "draft":
@@ -67,7 +67,7 @@ async def statement_pdf(
 async def credit_note_pdf(
     pool: Pool, who: Principal, note_id: UUID, *, executor: Executor | None = None
 ) -> bytes:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         note = await closing.get_credit_note(conn, note_id)
         who.check_sees(note.fleet_id, note.employee_id)
         stored = await closing.get_pdf(conn, credit_note_id=note.id)
@@ -98,7 +98,7 @@ async def render_missing(
     """Render and store the PDFs of finalized statements that have none yet (background)."""
     done = 0
     for statement_id in statement_ids:
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             have = await closing.get_pdf(conn, statement_id=statement_id)
         if have is None:
             await statement_pdf(pool, who, statement_id, executor=executor)

@@ -10,7 +10,7 @@ from typing import Literal
 from uuid import UUID
 
 from billing.db import audit, reassignments
-from billing.db.pool import Pool, transaction
+from billing.db.pool import Pool, connection, transaction
 from billing.db.reassignments import Reassignment, ReassignmentStatus, ReassignmentView
 from billing.domain.access import Principal
 from billing.domain.errors import Conflict
@@ -21,7 +21,7 @@ async def list_reassignments(
 ) -> list[ReassignmentView]:
     if who.role == "employee":
         return []
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         return await reassignments.list_reassignments(
             conn, fleet_id=who.scope_fleet(fleet_id), status=status, limit=500
         )

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from billing.db import audit, master
 from billing.db import statements as repo
 from billing.db.pages import After
-from billing.db.pool import Connection, Pool, dumps, transaction
+from billing.db.pool import Connection, Pool, connection, dumps, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import Conflict, NotFound
 from billing.domain.models import Fleet
@@ -250,7 +250,7 @@ async def void_statement(
 
 
 async def get_statement(pool: Pool, who: Principal, statement_id: UUID) -> StatementDetail:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         row = await repo.get_statement(conn, statement_id)
         check_reads(who, row)
         lines = await repo.lines_by_id(conn, row.line_ids)
@@ -286,7 +286,7 @@ async def list_statements(
     after: After,
     limit: int,
 ) -> list[Statement]:
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         rows = await repo.list_statements(
             conn,
             fleet_id=who.scope_fleet(fleet_id),

@@ -11,6 +11,7 @@ from billing.api.cookies import bind_browser
 from billing.api.keys import POOL, SETTINGS
 from billing.db import master, vehicles, views
 from billing.db.pages import After
+from billing.db.pool import connection
 from billing.domain.errors import Forbidden, InvalidData
 from billing.domain.models import Vehicle
 from billing.services import invitations
@@ -37,7 +38,7 @@ SYNC_ADVICE = {
 @routes.get("/app")
 async def landing(request: web.Request) -> web.Response:
     me = who(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         totals = await views.monthly_totals(
             conn, fleet_id=me.scope_fleet(None), employee_id=me.scope_employee(None)
         )
@@ -61,7 +62,7 @@ async def landing(request: web.Request) -> web.Response:
 async def employees_page(request: web.Request) -> web.Response:
     me = staff(request)
     fleet_id = me.scope_fleet(None)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         people = await master.list_employees(
             conn, fleet_id=fleet_id, only=None, after=START, limit=LIST_LIMIT
         )
@@ -136,7 +137,7 @@ async def connect_my_car(request: web.Request) -> web.StreamResponse:
 
 async def _employee(request: web.Request, employee_id: UUID, **extra: object) -> web.Response:
     me = who(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         employee = await master.get_employee(conn, employee_id)
         me.check_sees(employee.fleet_id, employee.id)
         cars = await vehicles.list_vehicles(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from billing.api.keys import POOL
 from billing.db import audit, line_items, views
+from billing.db.pool import connection
 from billing.domain.decisions import DecisionConflict, Requested
 from billing.domain.errors import InvalidData
 from billing.domain.line_items import DecisionsBody, LineItemKind, LineItemStatus
@@ -65,7 +66,7 @@ async def _queue(
         kind=params.kind,
         flag=params.flag,
     )
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         rows, total = await views.queue(
             conn,
             scope,
@@ -155,7 +156,7 @@ async def decide(request: web.Request) -> web.Response:
 async def line_page(request: web.Request) -> web.Response:
     me = who(request)
     item_id = path_id(request)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         detail = await line_items.get_line_item_detail(conn, me, item_id)
         events = await audit.list_events(
             conn,

@@ -8,6 +8,7 @@ out, or when its key is revoked. Every form carries the session's CSRF token.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -18,15 +19,20 @@ from yarl import URL
 
 from billing.api.cookies import set_cookie
 from billing.api.keys import POOL, PRINCIPAL, SETTINGS
+from billing.api.problems import retry_after
 from billing.db import apikeys, web_sessions
-from billing.db.pool import transaction
+from billing.db.errors import DRIVER_ERRORS, domain_error
+from billing.db.pool import connection, transaction
 from billing.domain.access import Principal
 from billing.domain.errors import (
+    ConcurrentUpdate,
     Conflict,
+    DatabaseFailure,
     DomainError,
     Forbidden,
     InvalidData,
     NotFound,
+    Retryable,
     Unauthenticated,
 )
 from billing.web.keys import SESSION, SESSION_ID
@@ -40,6 +46,7 @@ MAX_KEY_LENGTH = 200
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
+log = logging.getLogger(__name__)
 
 
 def who(request: web.Request) -> Principal:
@@ -70,7 +77,7 @@ async def _attach_session(request: web.Request) -> None:
     session_id = request.cookies.get(COOKIE)
     if not session_id or len(session_id) > 100:
         return
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         session = await web_sessions.find_session(
             conn, session_id, now=datetime.now(UTC), idle=IDLE
         )
@@ -101,7 +108,16 @@ _PAGE_ERRORS: list[tuple[type[DomainError], int, str]] = [
     (Forbidden, 403, "Not allowed"),
     (Conflict, 409, "Conflict"),
     (InvalidData, 422, "Not accepted"),
+    (ConcurrentUpdate, 409, "Changed at the same moment"),
+    (Retryable, 503, "Busy for a moment"),
+    (DatabaseFailure, 500, "Something went wrong"),
 ]
+_AGAIN = {
+    ConcurrentUpdate: "Someone changed the same data at the same moment, so nothing was saved. "
+    "Go back and send it again.",
+    Retryable: "The service is busy or cannot reach its database right now, so nothing was "
+    "saved. Reload the page in a few seconds.",
+}
 
 
 def _status_of(exc: DomainError) -> tuple[int, str]:
@@ -109,6 +125,19 @@ def _status_of(exc: DomainError) -> tuple[int, str]:
         if isinstance(exc, kind):
             return status, title
     return 400, "Not accepted"
+
+
+def _domain_error_page(request: web.Request, exc: DomainError) -> web.Response:
+    status, title = _status_of(exc)
+    message = exc.message
+    if status == 404:  # the same words for missing and not-yours: existence is not revealed
+        message = "There is no such page, or it is not yours to see."
+    if isinstance(exc, Retryable):
+        kind = ConcurrentUpdate if isinstance(exc, ConcurrentUpdate) else Retryable
+        page = error_page(request, status, title, _AGAIN[kind])
+        page.headers["Retry-After"] = retry_after(exc.retry_after_s)
+        return page
+    return error_page(request, status, title, message)
 
 
 def _is_page(path: str) -> bool:
@@ -140,11 +169,14 @@ async def pages_middleware(request: web.Request, handler: Handler) -> web.Stream
         harden(redirect)
         raise redirect from None
     except DomainError as exc:
-        status, title = _status_of(exc)
-        message = exc.message
-        if status == 404:  # the same words for missing and not-yours: existence is not revealed
-            message = "There is no such page, or it is not yours to see."
-        response = error_page(request, status, title, message)
+        response = _domain_error_page(request, exc)
+    except DRIVER_ERRORS as exc:
+        response = _domain_error_page(request, domain_error(exc))
+    except Exception:
+        log.exception("unhandled error on page %s %s", request.method, request.path)
+        response = error_page(
+            request, 500, "Something went wrong", "The error was logged. Try again later."
+        )
     harden(response, personal=not static, form_origins=(_connect_origin(request),))
     if static:
         response.headers["Cache-Control"] = "public, max-age=3600"

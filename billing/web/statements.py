@@ -12,6 +12,7 @@ from aiohttp import web
 from billing.api.keys import PDF_EXECUTOR, POOL
 from billing.db import master, views
 from billing.db.pages import After
+from billing.db.pool import connection
 from billing.domain.access import Principal
 from billing.domain.errors import InvalidData
 from billing.domain.statement_models import ExportFormat
@@ -46,7 +47,7 @@ def _fleet_of(me: Principal, posted: object) -> UUID:
 async def _fleets(request: web.Request, me: Principal) -> list[tuple[UUID, str]]:
     if me.role != "admin":
         return []
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         fleets = await master.list_fleets(conn, only=None, after=After(), limit=LIST_FLEETS)
     return [(f.id, f.name) for f in fleets]
 
@@ -74,7 +75,7 @@ async def statements_page(request: web.Request) -> web.Response:
         after=After(),
         limit=LIMIT,
     )
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         names = dict(
             await views.employee_names(
                 conn, fleet_id=me.scope_fleet(None), employee_id=me.scope_employee(None)
@@ -157,7 +158,7 @@ async def finalize_month(request: web.Request) -> web.StreamResponse:
 async def statement_page(request: web.Request) -> web.Response:
     me = who(request)
     detail = await service.get_statement(request.app[POOL], me, path_id(request))
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         employee = await master.get_employee(conn, detail.employee_id)
     return render(
         request,

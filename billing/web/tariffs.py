@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from billing.api.keys import POOL
 from billing.db import master, views
 from billing.db.pages import After
+from billing.db.pool import connection
 from billing.domain.corrections import CorrectionBody
 from billing.domain.errors import InvalidData, NotFound
 from billing.services.corrections import apply_correction, preview_correction
@@ -23,7 +24,7 @@ LIST_LIMIT = 500
 async def _page(request: web.Request, **extra: object) -> web.Response:
     me = staff(request)
     fleet_id = me.scope_fleet(None)
-    async with request.app[POOL].acquire() as conn:
+    async with connection(request.app[POOL]) as conn:
         tariffs = await master.list_tariffs(
             conn,
             fleet_id=fleet_id,

@@ -10,6 +10,7 @@ from billing.api.queries import AuditQuery
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import pool
 from billing.db import audit
+from billing.db.pool import connection
 from billing.domain.errors import Forbidden, InvalidData
 from billing.domain.models import AuditEventPage
 
@@ -34,7 +35,7 @@ async def list_audit_events(request: web.Request, query: AuditQuery) -> AuditEve
     if query.cursor and not (_EVENT_ID.fullmatch(query.cursor) and int(query.cursor) < 2**63):
         raise InvalidData("cursor is not one this service handed out")
     after_id = int(query.cursor) if query.cursor else 0
-    async with pool(request).acquire() as conn:
+    async with connection(pool(request)) as conn:
         items = await audit.list_events(
             conn,
             fleet_id=who.scope_fleet(None),

@@ -85,6 +85,7 @@ async def connect_start(request: web.Request, query: ConnectStartQuery) -> web.R
     query=ConnectCallbackQuery,
     public=True,
     raw_response="text/html",
+    errors=(503,),
     html_errors=(400, 502),
 )
 async def connect_callback(request: web.Request, query: ConnectCallbackQuery) -> web.Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-import asyncpg
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -14,6 +13,8 @@ from billing.api.registry import Routes
 from billing.api.routes.common import pool
 from billing.db import changes
 from billing.db.migrations import current_revision, head_revision
+from billing.db.pool import connection
+from billing.domain.errors import DatabaseFailure, Retryable
 
 routes = Routes()
 
@@ -53,7 +54,7 @@ async def healthz(request: web.Request) -> Health:
 async def readyz(request: web.Request) -> web.Response | Readiness:
     expected = head_revision()
     try:
-        async with pool(request).acquire(timeout=5) as conn:
+        async with connection(pool(request), wait_s=5) as conn:
             current = await current_revision(conn)
     except Exception as exc:  # any failure to reach the database means not ready
         body = Readiness(
@@ -85,9 +86,9 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text; the change feed's gauges are read from the database at each scrape."""
     app_metrics = request.app[METRICS]
     try:
-        async with pool(request).acquire(timeout=2) as conn:
+        async with connection(pool(request), wait_s=2) as conn:
             lag = await changes.held_back(conn)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except (OSError, TimeoutError, Retryable, DatabaseFailure):
         app_metrics.observe_feed(None, None)  # the other metrics are still worth serving
     else:
         # No start visible: none runs (0 ids behind), or another role's (unknown).

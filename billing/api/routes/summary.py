@@ -9,6 +9,7 @@ from aiohttp import web
 from billing.api.registry import Routes, principal
 from billing.api.routes.common import path_id, pool
 from billing.db import master, summary
+from billing.db.pool import connection
 from billing.domain.errors import Forbidden
 from billing.domain.summary import FleetSummary
 
@@ -25,7 +26,7 @@ routes = Routes()
 )
 async def get_fleet_summary(request: web.Request) -> FleetSummary:
     who = principal(request)
-    async with pool(request).acquire() as conn:
+    async with connection(pool(request)) as conn:
         fleet = await master.get_fleet(conn, path_id(request))
         who.check_sees(fleet.id, what="fleet")
         if who.role == "employee":
