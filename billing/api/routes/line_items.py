@@ -86,7 +86,7 @@ async def list_line_items(request: web.Request, query: LineItemQuery) -> web.Res
 async def get_line_item(request: web.Request) -> LineItemDetail:
     if request.match_info["id"] == "decisions":  # the bulk endpoint's path, asked with GET
         raise web.HTTPMethodNotAllowed("GET", ["POST"])
-    async with pool(request).acquire() as conn:
+    async with connection(pool(request)) as conn:
         return await line_items.get_line_item_detail(conn, principal(request), path_id(request))
 
 
@@ -157,7 +157,7 @@ async def decide_line_items(request: web.Request, body: DecisionsBody) -> Decisi
 )
 async def list_charge_records(request: web.Request, query: ChargeRecordQuery) -> ChargeRecordPage:
     who = principal(request)
-    async with pool(request).acquire() as conn:
+    async with connection(pool(request)) as conn:
         items = await line_items.list_charge_records(
             conn,
             fleet_id=who.scope_fleet(query.fleet_id),
