@@ -15,7 +15,7 @@ process (its CPU is not counted) and loads fleets, employees, connections and ve
 
 CPU is this process's (`time.process_time`: user + system), so PostgreSQL and the simulator
 are not counted on either side. Prints CPU seconds per 1,000 vehicle reads of each and the
-ratio; `--profile` adds the top functions of a cProfile of the pass.
+ratio; `--profile` adds the top functions of a CPU-time cProfile of the pass.
 
     BILLING_TEST_DATABASE_URL=postgresql://… python bench/sync_cpu.py [--vehicles 1000]
 """
