@@ -31,7 +31,7 @@ class Bucket:
     per_minute: float
 
     @property
-    def _rate(self) -> Decimal:
+    def rate(self) -> Decimal:
         return rate(self.per_minute)
 
     async def ensure(self, conn: Connection, *, now: datetime | None = None) -> None:
@@ -63,13 +63,34 @@ class Bucket:
         raised cap. Leases are locked before the bucket, never the other way round.
         """
         await conn.execute(_q.lock_bucket)
-        await conn.execute(_q.settle_tokens, self.capacity, self._rate, taken, ended, now)
+        await conn.execute(_q.settle_tokens, self.capacity, self.rate, taken, ended, now)
+
+    async def settle_take(
+        self,
+        conn: Connection,
+        *,
+        taken: int,
+        ended: int,
+        refund: int,
+        wanted: int,
+        now: datetime | None = None,
+    ) -> int:
+        """`settle`, `refund` and `take` at once, in the caller's transaction (the one that
+        took `taken` leases and ended `ended`, in that order); the calls granted."""
+        await conn.execute(_q.lock_bucket)
+        args = (self.capacity, self.rate, taken, ended, now, refund, wanted)
+        granted = await conn.fetchval(_q.settle_take, *args)
+        if granted is None:  # no process has created the row yet
+            await self.ensure(conn, now=now)
+            await conn.execute(_q.lock_bucket)
+            granted = await conn.fetchval(_q.settle_take, *args)
+        return int(granted or 0)
 
     async def whole(self, conn: Connection, *, now: datetime | None = None) -> int:
         """Whole calls the bucket holds now (0 while paused), read without the lock: at least
         what `take` grants, which also holds back the calls in flight."""
         await self.ensure(conn, now=now)
-        whole: int = await conn.fetchval(_q.whole_tokens, self.capacity, self._rate, now)
+        whole: int = await conn.fetchval(_q.whole_tokens, self.capacity, self.rate, now)
         return whole
 
     async def refund(self, conn: Connection, n: int) -> None:
@@ -88,14 +109,14 @@ class Bucket:
         self, conn: Connection, *, now: datetime | None = None
     ) -> tuple[Decimal, datetime | None]:
         await self.ensure(conn, now=now)
-        row = await conn.fetchrow(_q.peek, self.capacity, self._rate, now)
+        row = await conn.fetchrow(_q.peek, self.capacity, self.rate, now)
         assert row is not None
         return row["available"], row["paused_until"]
 
     async def state(self, conn: Connection, *, now: datetime | None = None) -> BucketState:
         """The row as stored."""
         await self.ensure(conn, now=now)
-        row = await conn.fetchrow(_q.peek, self.capacity, self._rate, now)
+        row = await conn.fetchrow(_q.peek, self.capacity, self.rate, now)
         assert row is not None
         return BucketState(
             tokens=row["tokens"], refilled_at=row["refilled_at"], paused_until=row["paused_until"]

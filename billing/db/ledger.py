@@ -27,6 +27,8 @@ from billing.domain.pricing import Priced, TariffRange, Unpriced, billing_period
 from billing.domain.repricing import RecordLedger, RecordPlan, plan_repricing
 
 _q = queries("ledger")
+# A charge record's row as `records_for_pricing` returns it, or the same columns as a mapping.
+Row = asyncpg.Record | Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ def line_state(row: asyncpg.Record) -> LineState:
     )
 
 
-def tariff_range(row: asyncpg.Record) -> TariffRange:
+def tariff_range(row: Row) -> TariffRange:
     return TariffRange(
         id=row["id"],
         employee_id=row["employee_id"],
@@ -64,7 +66,7 @@ def tariff_range(row: asyncpg.Record) -> TariffRange:
 
 def _evidence(
     target: Priced | None,
-    record: asyncpg.Record,
+    record: Row,
     tariffs: Mapping[UUID, TariffRange],
     tariff_id: UUID,
 ) -> dict[str, Any]:
@@ -109,29 +111,43 @@ async def reconcile_records(
     if not record_ids:
         return LedgerResult(0, 0)
     rows = await conn.fetch(_q.records_for_pricing, list(record_ids))
-    by_employee: defaultdict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    return await reconcile_rows(conn, rows, actor=actor)
+
+
+async def reconcile_rows(
+    conn: Connection,
+    rows: Sequence[Row],
+    *,
+    actor: str,
+    new: frozenset[UUID] = frozenset(),
+) -> LedgerResult:
+    """`reconcile_records` of rows as `records_for_pricing` returns them; `new` are records
+    this transaction inserted, which can have no line yet."""
+    by_employee: defaultdict[UUID, list[Row]] = defaultdict(list)
     for row in rows:
         by_employee[row["employee_id"]].append(row)
     changed = unpriced = 0
     for employee_id in sorted(by_employee):
-        result = await _reconcile_employee(conn, employee_id, by_employee[employee_id], actor)
+        result = await _reconcile_employee(conn, employee_id, by_employee[employee_id], actor, new)
         changed += result.lines_changed
         unpriced += result.unpriced
     return LedgerResult(changed, unpriced)
 
 
 async def _reconcile_employee(
-    conn: Connection, employee_id: UUID, records: list[asyncpg.Record], actor: str
+    conn: Connection, employee_id: UUID, records: list[Row], actor: str, new: frozenset[UUID]
 ) -> LedgerResult:
-    cap = await conn.fetchval(_q.employee_cap, employee_id)
+    pricing = await conn.fetch(_q.employee_pricing, employee_id)
+    cap = pricing[0]["monthly_cap"] if pricing else None
     if cap is not None:
         # A cap couples every day of a period: re-plan the whole periods concerned.
         periods = sorted({billing_period(r["charge_date"]) for r in records})
         records = list(await conn.fetch(_q.employee_records_in_periods, employee_id, periods))
-    tariffs = {
-        t.id: t for t in map(tariff_range, await conn.fetch(_q.employee_tariffs, employee_id))
-    }
-    line_rows = await conn.fetch(_q.lock_lines, [r["id"] for r in records])
+    tariffs = {t.id: t for t in (tariff_range(row) for row in pricing if row["id"] is not None)}
+    if all(r["id"] in new for r in records):
+        line_rows: list[asyncpg.Record] = []  # no other transaction sees these records yet
+    else:
+        line_rows = await conn.fetch(_q.lock_lines, [r["id"] for r in records])
     lines: defaultdict[UUID, list[asyncpg.Record]] = defaultdict(list)
     # A record's lines reach the ledger in creation order.
     for line in sorted(line_rows, key=lambda x: (x["created_at"], x["id"])):
@@ -152,7 +168,7 @@ async def _reconcile_employee(
 async def apply_plans(
     conn: Connection,
     plans: Sequence[RecordPlan],
-    records: Mapping[UUID, asyncpg.Record],
+    records: Mapping[UUID, Row],
     lines: Mapping[UUID, asyncpg.Record],
     tariffs: Mapping[UUID, TariffRange],
     *,
@@ -179,7 +195,7 @@ async def apply_plans(
 
 async def _create_charges(
     conn: Connection,
-    charges: Sequence[tuple[asyncpg.Record, Priced]],
+    charges: Sequence[tuple[Row, Priced]],
     tariffs: Mapping[UUID, TariffRange],
     actor: str,
 ) -> list[asyncpg.Record]:
@@ -216,7 +232,7 @@ async def _create_charges(
 async def _apply(
     conn: Connection,
     action: Action,
-    record: asyncpg.Record,
+    record: Row,
     lines: Mapping[UUID, asyncpg.Record],
     tariffs: Mapping[UUID, TariffRange],
     actor: str,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from uuid import UUID
 
 import asyncpg
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 def _json_default(value: object) -> str:
     # Money and energy stay exact in jsonb: Decimals are written as strings.
+    kind = type(value)  # the exact types first: this runs for every such value written
+    if kind is Decimal:
+        return str(value)
+    if kind is datetime or kind is date:
+        return cast("date", value).isoformat()
     if isinstance(value, date | datetime):
         return value.isoformat()
     if isinstance(value, Decimal | UUID | bytes):

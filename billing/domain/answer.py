@@ -29,6 +29,7 @@ _EXACT: Final = Context(prec=60, traps=[InvalidOperation, Inexact])
 # Stored energies carry at least this many decimals, as numeric(10,4) did, so a figure that
 # needs no more is written and shown as before (12.3 → 12.3000).
 _MIN_SCALE: Final = 4
+_FOUR: Final = Decimal(1).scaleb(-_MIN_SCALE)
 
 RefusalCode = Literal["CONFLICTING_DAY", "DAY_NOT_ENDED", "OUTSIDE_WINDOW", "OUT_OF_RANGE"]
 
@@ -75,6 +76,11 @@ def fit_energy(value: Decimal, where: str) -> Decimal:
     Refuses (OUT_OF_RANGE) a value that is not finite, is negative, is `ENERGY_LIMIT` or more,
     or needs more than `ENERGY_MAX_SCALE` decimals. Trailing zeros are not decimals it needs.
     """
+    if type(value) is Decimal and value.is_finite() and 0 <= value < ENERGY_LIMIT:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -_MIN_SCALE:
+            # The common case: no more than four decimals, so exactly four are stored.
+            return value if exponent == -_MIN_SCALE else value.quantize(_FOUR, context=_EXACT)
     if not isinstance(value, Decimal) or not value.is_finite():
         raise AnswerRefused("OUT_OF_RANGE", f"{where}: {value!r} is not a finite number")
     if value < 0 or value >= ENERGY_LIMIT:

@@ -121,12 +121,18 @@ def _record(item: object, where: str, now: datetime) -> UpstreamChargeRecord:
         raise _Invalid(f"{where}: expected an object, got {_describe(item)[:60]}")
     if "date" not in item:
         raise _Invalid(f"{where}.date: missing")
-    energies = {field: _energy(item, key, f"{where}.{key}") for key, field in ENERGY_FIELDS}
-    return UpstreamChargeRecord(
+    home, other, supercharger, total = (
+        _energy(item, key, f"{where}.{key}") for key, _ in ENERGY_FIELDS
+    )
+    # Every field is checked here (an aware instant, exact finite energies): not again.
+    return UpstreamChargeRecord.model_construct(
         day_start=_instant(item["date"], f"{where}.date", now),
         offset_stated=isinstance(item["date"], str),
         raw=item,
-        **energies,
+        home_kwh=home,
+        other_kwh=other,
+        supercharger_kwh=supercharger,
+        total_kwh=total,
     )
 
 

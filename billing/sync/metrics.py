@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 from billing.db.metrics import fleet_gauges
+from billing.db.pool import connection
 from billing.domain.models import SyncState
 from billing.domain.planner import SAFETY_MARGIN_DAYS
 from billing.domain.statements import StatementStatus
@@ -85,7 +86,7 @@ class SyncMetrics:
 
     async def refresh(self, ctx: SyncContext) -> None:
         """Read the fleet-wide gauges from the database."""
-        async with ctx.pool.acquire() as conn:
+        async with connection(ctx.pool) as conn:
             self.budget_tokens.set(await ctx.bucket.whole(conn))
             gauges = await fleet_gauges(conn, ctx.clock(), SAFETY_MARGIN_DAYS)
         for state in get_args(SyncState):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from billing.domain.models import SyncState
+from billing.domain.sync_rules import state_after
 from billing.smartcar.errors import SmartcarError
 
 Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
@@ -45,19 +46,7 @@ def local_error(type_: str, description: str) -> dict[str, Any]:
 
 
 def state_for(error: SmartcarError) -> SyncState:
-    match error.advice:
-        case "vehicle_throttled":
-            return "throttled"
-        case "needs_reauth" | "refresh_token":
-            return "needs_reauth"
-        case "owner_action":
-            return "owner_action"
-        case "not_capable":
-            return "not_capable"
-        case "plan_limit" | "our_bug" | "bad_payload":
-            return "failed"
-        case "retry_later" | "app_throttled":
-            return "retry_later"
+    return state_after(error.advice)
 
 
 def outcome_of(error: SmartcarError) -> Outcome:

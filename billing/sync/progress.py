@@ -20,7 +20,7 @@ from rich.progress import (
 from billing.config import Settings
 from billing.db.embedded import resolve_dsn
 from billing.db.migrations import require_head
-from billing.db.pool import create_pool
+from billing.db.pool import connection, create_pool
 from billing.observability import logs_through, new_request_id, request_context
 from billing.sync.outcomes import SyncResult
 from billing.sync.runner import due_count, run_pass, sync_context
@@ -30,7 +30,7 @@ async def run_sync_command(settings: Settings, only: list[UUID] | None, *, as_js
     """Run the pass; True when every vehicle's outcome is ok."""
     pool = await create_pool(await resolve_dsn(settings), max_size=4)
     try:
-        async with pool.acquire() as conn:
+        async with connection(pool) as conn:
             await require_head(conn)
     except BaseException:
         await pool.close()

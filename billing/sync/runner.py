@@ -23,16 +23,16 @@ import aiohttp
 
 from billing.config import Settings
 from billing.crypto import TokenCipher
-from billing.db import vehicles
+from billing.db import sync_vehicles, vehicles
 from billing.db.budget import Bucket
-from billing.db.pool import Pool
-from billing.db.queries import queries
+from billing.db.pool import Pool, connection
+from billing.db.sync_vehicles import Finished, SyncVehicle
+from billing.domain.errors import Retryable
 from billing.smartcar.client import SmartcarClient
-from billing.sync.outcomes import SyncResult
+from billing.sync.outcomes import SyncResult, local_error
 from billing.sync.tokens import TokenKeeper
 from billing.sync.vehicle import SyncContext, explain_skip, sync_vehicle
 
-_q = queries("sync")
 log = logging.getLogger(__name__)
 
 
@@ -54,15 +54,17 @@ async def sync_context(
     async with aiohttp.ClientSession() as session:
         client = SmartcarClient.from_settings(session, settings)
         cipher = TokenCipher(settings.secret_key.get_secret_value())
-        async with pool.acquire() as conn:
+        bucket = Bucket(settings.smartcar_rate_burst, settings.smartcar_rate_per_minute)
+        async with connection(pool) as conn:
             await vehicles.check_secret_key(conn, cipher)
+            await bucket.ensure(conn)
         keeper = TokenKeeper(pool, cipher, client)
         await keeper.revive()
         yield SyncContext(
             pool=pool,
             client=client,
             keeper=keeper,
-            bucket=Bucket(settings.smartcar_rate_burst, settings.smartcar_rate_per_minute),
+            bucket=bucket,
             settings=settings,
             worker=worker_name(),
             clock=clock,
@@ -85,10 +87,7 @@ def _lease_seconds(settings: Settings) -> float:
 
 
 async def due_count(ctx: SyncContext, only: Sequence[UUID] | None) -> int:
-    count: int = await ctx.pool.fetchval(
-        _q.due_count, ctx.clock(), list(only) if only else None, bool(only)
-    )
-    return count
+    return await sync_vehicles.due_count(ctx.pool, ctx.clock(), only)
 
 
 async def run_pass(
@@ -108,17 +107,22 @@ async def run_pass(
     seen: set[UUID] = set()
     tasks: set[asyncio.Task[None]] = set()
     failures: list[BaseException] = []
+    # Reads done whose leases are still held: they end in the next claim's transaction (or
+    # the pass's last one), with the bucket settled once for all of them.
+    finished: list[Finished] = []
 
-    async def read(vehicle_id: UUID) -> None:
+    async def read(row: SyncVehicle) -> None:
         result: SyncResult | None = None
         try:
-            result = await sync_vehicle(ctx, vehicle_id)
+            result = await sync_vehicle(ctx, row)
+        except Retryable as busy:
+            # A lost race or a busy database is not the vehicle's doing: nothing of it is
+            # marked, the vehicle stays due and the next pass reads it again.
+            log.warning("reading vehicle %s: %s; it is read again next pass", row.id, busy)
+            error = local_error("DATABASE", f"the database was busy: {busy}")
+            result = SyncResult(row.id, "retry_later", error=error)
         finally:
-            async with ctx.pool.acquire() as conn, conn.transaction():
-                ended = await conn.fetch(_q.release_lease, vehicle_id, ctx.worker)
-                await ctx.bucket.settle(conn, ended=len(ended))
-                if result is not None and not result.called:
-                    await ctx.bucket.refund(conn, 1)
+            finished.append(Finished(row.id, result.called if result is not None else True))
         report.results.append(result)
         if on_result is not None:
             on_result(result)
@@ -127,6 +131,25 @@ async def run_pass(
         tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             failures.append(error)
+
+    async def claim(limit: int, wanted: list[UUID] | None) -> sync_vehicles.Claim:
+        ending = finished[:]
+        finished.clear()
+        try:
+            return await sync_vehicles.claim(
+                ctx.pool,
+                ctx.bucket,
+                now=ctx.clock(),
+                worker=ctx.worker,
+                limit=limit,
+                only=wanted,
+                lease_s=_lease_seconds(ctx.settings),
+                seen=seen,
+                finished=ending,
+            )
+        except BaseException:
+            finished.extend(ending)
+            raise
 
     try:
         while stop is None or not stop.is_set():
@@ -138,37 +161,18 @@ async def run_pass(
             wanted = [v for v in dict.fromkeys(only) if v not in seen] if only else None
             if only and not wanted:
                 break
-            batch = ctx.settings.smartcar_concurrency - len(tasks)
             # Lease, then take budget for the leases, in one transaction: claiming needs no
             # lock on the bucket, and the granted leases are calls in flight for every other
             # process once committed. Leases not granted are never seen by anyone.
-            async with ctx.pool.acquire() as conn, conn.transaction():
-                budget = min(batch, await ctx.bucket.whole(conn))
-                rows = []
-                if budget:
-                    rows = await conn.fetch(
-                        _q.claim_due,
-                        ctx.clock(),
-                        ctx.worker,
-                        budget,
-                        wanted,
-                        _lease_seconds(ctx.settings),
-                        bool(only),
-                    )
-                # A vehicle due again after its read in this pass is left for the next pass.
-                fresh = [row["id"] for row in rows if row["id"] not in seen]
-                granted = await ctx.bucket.take(conn, len(fresh), leased=len(rows)) if fresh else 0
-                claimed = fresh[:granted]
-                for vehicle_id in {row["id"] for row in rows}.difference(claimed):
-                    await conn.execute(_q.release_lease, vehicle_id, ctx.worker)
-            for vehicle_id in claimed:
-                seen.add(vehicle_id)
-                task = asyncio.create_task(read(vehicle_id))
+            claimed = await claim(ctx.settings.smartcar_concurrency - len(tasks), wanted)
+            for row in claimed.vehicles:
+                seen.add(row.id)
+                task = asyncio.create_task(read(row))
                 tasks.add(task)
                 task.add_done_callback(done)
-            if claimed:
+            if claimed.vehicles:
                 continue
-            if budget and not fresh:
+            if claimed.budget and not claimed.fresh:
                 # Budget was there but nothing is due (any more): the pass is over once the
                 # reads in flight finish.
                 break
@@ -179,6 +183,8 @@ async def run_pass(
         # No read outlives its pass: the caller closes the pool and the HTTP session next.
         if tasks:
             await asyncio.wait(tasks)
+        if finished:
+            await claim(0, None)
     if failures:
         raise failures[0]
     for vehicle_id in dict.fromkeys(only or ()):

@@ -25,12 +25,12 @@ from typing import Any
 from uuid import UUID
 
 from billing.crypto import TokenCipher, TokenDecryptError, fingerprint
-from billing.db.pool import Connection, Pool, transaction
-from billing.db.queries import queries
+from billing.db import tokens
+from billing.db.pool import Pool, transaction
+from billing.db.sync_vehicles import StoredAccess
 from billing.smartcar.client import SmartcarClient, TokenGrant
 from billing.smartcar.errors import SmartcarError
 
-_q = queries("connections")
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -83,21 +83,32 @@ class TokenKeeper:
         return (await self.access(connection_id, now)).token
 
     async def access(
-        self, connection_id: UUID, now: datetime, *, rejected: Access | None = None
+        self,
+        connection_id: UUID,
+        now: datetime,
+        *,
+        rejected: Access | None = None,
+        stored: StoredAccess | None = None,
     ) -> Access:
         """A valid access token, refreshing the pair if it expires within the margin.
 
         `rejected`: the access token Smartcar refused (401) although it looked valid; the
         pair is refreshed unless someone already replaced that token's generation.
+        `stored`: the access token as read with the vehicle (its connection was active then),
+        so it is not read again.
         """
         try:
-            row = await self.pool.fetchrow(_q.get_connection, connection_id)
-            if row is None:
-                raise LookupError(f"no Smartcar connection {connection_id}")
-            self._check_active(row)
-            if rejected is None and row["access_expires_at"] - REFRESH_MARGIN > now:
-                return Access(self.cipher.decrypt(row["access_token_enc"]), row["generation"])
-            seen = rejected.generation if rejected is not None else row["generation"]
+            if stored is None or rejected is not None:
+                row = await tokens.pair(self.pool, connection_id)
+                if row is None:
+                    raise LookupError(f"no Smartcar connection {connection_id}")
+                self._check_active(row)
+                stored = StoredAccess(
+                    row.id, row.access_token_enc, row.access_expires_at, row.generation
+                )
+            if rejected is None and stored.access_expires_at - REFRESH_MARGIN > now:
+                return Access(self.cipher.decrypt(stored.access_token_enc), stored.generation)
+            seen = rejected.generation if rejected is not None else stored.generation
             async with self._lock(connection_id):
                 access, _ = await self._refresh(
                     connection_id, now, seen_generation=seen, force=rejected is not None
@@ -119,36 +130,43 @@ class TokenKeeper:
         """The current pair, refreshed if still needed under the row lock; True if it was."""
         broken: SmartcarError | None = None
         async with transaction(self.pool) as conn:
-            row = await conn.fetchrow(_q.lock_connection, connection_id)
+            row = await tokens.lock_pair(conn, connection_id)
             assert row is not None
             self._check_active(row)
-            current = Access(self.cipher.decrypt(row["access_token_enc"]), row["generation"])
+            current = Access(self.cipher.decrypt(row.access_token_enc), row.generation)
             if stale_before is not None:
-                if row["refresh_issued_at"] >= stale_before:
+                if row.refresh_issued_at >= stale_before:
                     return current, False  # refreshed since it was found stale
-            elif row["generation"] != seen_generation:
+            elif row.generation != seen_generation:
                 return current, False  # someone else refreshed
-            elif not force and row["access_expires_at"] - REFRESH_MARGIN > now:
+            elif not force and row.access_expires_at - REFRESH_MARGIN > now:
                 return current, False
-            old_refresh = self.cipher.decrypt(row["refresh_token_enc"])
+            old_refresh = self.cipher.decrypt(row.refresh_token_enc)
             try:
                 grant = await self._call_refresh(old_refresh, now)
             except SmartcarError as error:
                 if error.advice != "needs_reauth":
                     raise
-                await self._mark_broken(conn, connection_id, error)
+                vehicles = await tokens.mark_broken(conn, connection_id, error.to_json())
+                log.warning(
+                    "Smartcar refused to refresh connection %s (%s); %d vehicle(s) need the "
+                    "employee to reconnect",
+                    connection_id,
+                    error.description,
+                    vehicles,
+                )
                 broken = error  # committed when the block ends, then raised
             else:
                 new_refresh = _plain(grant.refresh_token)
-                generation = await conn.fetchval(
-                    _q.store_refreshed,
+                generation = await tokens.store_refreshed(
+                    conn,
                     connection_id,
-                    self.cipher.encrypt(_plain(grant.access_token)),
-                    self.cipher.encrypt(new_refresh),
-                    grant.access_expires_at,
-                    grant.received_at,
+                    access_token_enc=self.cipher.encrypt(_plain(grant.access_token)),
+                    refresh_token_enc=self.cipher.encrypt(new_refresh),
+                    access_expires_at=grant.access_expires_at,
+                    received_at=grant.received_at,
+                    refresh_fingerprint=fingerprint(new_refresh),
                 )
-                await conn.execute(_q.add_fingerprint, fingerprint(new_refresh), connection_id)
         if broken is not None:
             raise ConnectionBroken(broken)
         log.info("refreshed Smartcar connection %s", connection_id)
@@ -165,41 +183,28 @@ class TokenKeeper:
             log.warning("Smartcar token refresh timed out; retrying with the same refresh token")
             return await self.client.refresh(refresh_token, now=now)
 
-    async def _mark_broken(
-        self, conn: Connection, connection_id: UUID, error: SmartcarError
-    ) -> None:
-        await conn.execute(_q.mark_needs_reauth, connection_id, error.to_json())
-        rows = await conn.fetch(_q.vehicles_need_reauth, connection_id, error.to_json())
-        log.warning(
-            "Smartcar refused to refresh connection %s (%s); %d vehicle(s) need the employee "
-            "to reconnect",
-            connection_id,
-            error.description,
-            len(rows),
-        )
-
     async def _mark_needs_key(self, connection_id: UUID) -> None:
-        await self.pool.execute(_q.mark_needs_key, connection_id, needs_key_error(connection_id))
+        await tokens.mark_needs_key(self.pool, connection_id, needs_key_error(connection_id))
         log.error(
             "no key in BILLING_SECRET_KEY decrypts Smartcar connection %s; it is skipped until "
             "a process with its key runs",
             connection_id,
         )
 
-    def _check_active(self, row: Any) -> None:
-        if row["state"] == "needs_reauth":
-            raise ConnectionBroken(SmartcarError.from_json(row["last_error"]))
+    def _check_active(self, row: tokens.StoredPair) -> None:
+        if row.state == "needs_reauth":
+            raise ConnectionBroken(SmartcarError.from_json(row.last_error or {}))
 
     async def revive(self) -> int:
         """Connections marked `needs_key` that this process's keys read: active again."""
         revived = 0
-        for row in await self.pool.fetch(_q.needs_key_connections):
+        for row in await tokens.unreadable(self.pool):
             try:
-                self.cipher.decrypt(row["access_token_enc"])
-                self.cipher.decrypt(row["refresh_token_enc"])
+                self.cipher.decrypt(row.access_token_enc)
+                self.cipher.decrypt(row.refresh_token_enc)
             except TokenDecryptError:
                 continue
-            revived += await self.pool.fetchval(_q.revive_connection, row["id"]) is not None
+            revived += await tokens.revive(self.pool, row.id)
         if revived:
             log.info("%d Smartcar connection(s) readable again with BILLING_SECRET_KEY", revived)
         return revived
@@ -207,17 +212,20 @@ class TokenKeeper:
     async def refresh_stale(self, now: datetime, limit: int = 100) -> int:
         """Refresh connections whose refresh token nears the 60-day limit; returns how many."""
         stale_before = now - PROACTIVE_AGE
-        rows = await self.pool.fetch(_q.stale_connections, stale_before, limit)
         done = 0
-        for row in rows:
+        for connection_id in await tokens.stale(self.pool, stale_before, limit):
             try:
-                async with self._lock(row["id"]):
+                async with self._lock(connection_id):
                     _, refreshed = await self._refresh(
-                        row["id"], now, seen_generation=None, force=True, stale_before=stale_before
+                        connection_id,
+                        now,
+                        seen_generation=None,
+                        force=True,
+                        stale_before=stale_before,
                     )
                 done += refreshed
             except TokenDecryptError:
-                await self._mark_needs_key(row["id"])
+                await self._mark_needs_key(connection_id)
             except (ConnectionBroken, SmartcarError) as exc:
-                log.warning("proactive refresh of connection %s failed: %s", row["id"], exc)
+                log.warning("proactive refresh of connection %s failed: %s", connection_id, exc)
         return done

@@ -1,36 +1,36 @@
-"""Reading one vehicle: one Smartcar call, its records stored and priced, its state updated.
-
-The records, their line items and the vehicle's new `synced_through` commit in one
-transaction, so the vehicle never says it is synced through a day that was not stored; a
-crash before the commit leaves the previous state, and the next read does the work again.
-"""
-
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 from uuid import UUID
-
-import asyncpg
 
 from billing.config import Settings
 from billing.crypto import TokenDecryptError
 from billing.db.budget import Bucket
-from billing.db.pool import Pool, transaction
-from billing.db.queries import queries
+from billing.db.pool import Pool
+from billing.db.records import IngestResult, VehicleOwner, resolve_days
+from billing.db.sync_vehicles import (
+    CallLog,
+    StoreRefused,
+    SyncVehicle,
+    drain_budget,
+    record_failure,
+    store_read,
+    take_budget,
+)
+from billing.db.sync_vehicles import vehicle as vehicle_row
 from billing.domain import planner
 from billing.domain.answer import AnswerRefused, ReadWindow
-from billing.domain.errors import StaleVersion
+from billing.domain.errors import Retryable, StaleVersion
 from billing.domain.models import SyncState
-from billing.domain.window import HISTORY_DAYS, last_ended_day
+from billing.domain.sync_rules import ReadDays, backoff_kind, read_days
 from billing.smartcar.client import SmartcarClient
 from billing.smartcar.errors import Advice, SmartcarError
 from billing.smartcar.records import ChargeRecordsResult
-from billing.sync.ingest import IngestResult, VehicleOwner, store_records
 from billing.sync.outcomes import (
     Outcome,
     SyncResult,
@@ -40,10 +40,12 @@ from billing.sync.outcomes import (
 )
 from billing.sync.tokens import ConnectionBroken, TokenKeeper, needs_key_error
 
-_q = queries("sync")
 log = logging.getLogger(__name__)
 
 ENDPOINT = "charge_records"
+# A lost race or a busy database while storing an answer: the answer is stored again, this
+# many times in all, before the vehicle is left due for the next pass.
+STORE_ATTEMPTS = 4
 
 
 class _BeforeCall(Exception):
@@ -68,37 +70,35 @@ class SyncContext:
     rng: random.Random
 
 
-def _view(row: asyncpg.Record) -> planner.VehicleView:
+def _view(row: SyncVehicle) -> planner.VehicleView:
     return planner.VehicleView(
-        id=row["id"],
-        sync_state=row["sync_state"],
-        synced_through=row["synced_through"],
-        access_granted_on=row["access_granted_on"],
-        last_success_at=row["last_success_at"],
-        next_sync_at=row["next_sync_at"],
-        not_before=row["not_before"],
-        consecutive_failures=row["consecutive_failures"],
+        id=row.id,
+        sync_state=row.sync_state,
+        synced_through=row.synced_through,
+        access_granted_on=row.access_granted_on,
+        last_success_at=row.last_success_at,
+        next_sync_at=row.next_sync_at,
+        not_before=row.not_before,
+        consecutive_failures=row.consecutive_failures,
     )
 
 
-async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
-    """Read the vehicle once. The caller has taken one call from the shared budget."""
-    row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
-    if row is None:
-        raise LookupError(f"no vehicle {vehicle_id}")
-    if row["sync_state"] in ("not_capable", "needs_reauth"):
-        outcome: Outcome = row["sync_state"]
+async def sync_vehicle(ctx: SyncContext, row: SyncVehicle) -> SyncResult:
+    """Read the claimed vehicle once. The caller has taken one call from the shared budget."""
+    vehicle_id = row.id
+    if row.sync_state in ("not_capable", "needs_reauth"):
+        outcome: Outcome = row.sync_state
         return SyncResult(
             vehicle_id,
             outcome,
             error=local_error(
-                "NOT_READABLE", f"the vehicle is {row['sync_state']}; nothing was called"
+                "NOT_READABLE", f"the vehicle is {row.sync_state}; nothing was called"
             ),
             called=False,
         )
-    if row["connection_state"] == "needs_key":
+    if row.connection_state == "needs_key":
         return _needs_key(row)
-    if row["connection_id"] is None:
+    if row.connection_id is None:
         return await _fail_locally(
             ctx,
             row,
@@ -107,27 +107,9 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
             "the vehicle has no Smartcar connection; connect it first",
         )
     now = ctx.clock()
-    today = planner.today_of(now)
-    # Only days that have ended for the employee are asked for (and accepted): a day still
-    # running would be priced from a partial figure.
-    end = last_ended_day(now, row["timezone"])
-    start = None
-    if row["synced_through"] is not None:
-        lookback = timedelta(days=ctx.settings.sync_lookback_days)
-        start = min(
-            max(
-                row["synced_through"] + timedelta(days=1) - lookback,
-                today - timedelta(days=HISTORY_DAYS - 1),
-            ),
-            end,
-        )
-    # Without a startDate Smartcar offers its last 30 days (its today may be a day ahead of
-    # or behind UTC's).
-    window = ReadWindow(
-        first=start or today - timedelta(days=HISTORY_DAYS), last=end, last_ended=end
-    )
+    days = read_days(now, row.timezone, row.synced_through, ctx.settings.sync_lookback_days)
     try:
-        result = await _read(ctx, row, start, end, now)
+        result = await _read(ctx, row, days, now)
     except _BeforeCall as failed:
         if isinstance(failed.cause, TokenDecryptError):
             return _needs_key(row)
@@ -142,9 +124,9 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     except SmartcarError as error:
         # Retry-After counts from the answer, not from when the call was started.
         return await _record_failure(ctx, row, error, ctx.clock())
-    owner = VehicleOwner(row["id"], row["employee_id"], row["fleet_id"], row["timezone"])
+    owner = VehicleOwner(row.id, row.employee_id, row.fleet_id, row.timezone)
     try:
-        stored = await _store(ctx, row, owner, result, window, now)
+        stored = await _store(ctx, row, owner, result, days.window, now)
     except AnswerRefused as refused:
         failure = _answer_error(
             result, "INVALID_PAYLOAD", refused.code, refused.description, "bad_payload"
@@ -153,16 +135,17 @@ async def sync_vehicle(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     except StaleVersion as stale:
         failure = _answer_error(result, "STORAGE", None, str(stale), "retry_later")
         return await _record_failure(ctx, row, failure, ctx.clock())
-    except asyncpg.PostgresConnectionError:
-        raise  # the database is away: not this vehicle's doing
-    except asyncpg.PostgresError as failed:
+    except StoreRefused as refused:
         # Whatever one vehicle's answer does to the database stays that vehicle's failure.
-        advice: Advice = (
-            "retry_later" if isinstance(failed, asyncpg.TransactionRollbackError) else "our_bug"
-        )
-        failure = _answer_error(result, "STORAGE", failed.sqlstate, str(failed), advice)
+        failure = _answer_error(result, "STORAGE", refused.sqlstate, refused.message, "our_bug")
         return await _record_failure(ctx, row, failure, ctx.clock())
-    log.info(
+    except Retryable as busy:
+        # Not this vehicle's doing, and nothing of the answer was stored: it stays as it was,
+        # due, and the next pass reads it again.
+        log.warning("storing vehicle %s's answer failed %d times: %s", row.id, STORE_ATTEMPTS, busy)
+        unstored = local_error("STORAGE", f"nothing of the answer was stored: {busy}")
+        return SyncResult(vehicle_id, "retry_later", error=unstored)
+    log.debug(
         "synced vehicle %s: %d record(s) stored, %d line item(s) changed",
         vehicle_id,
         stored.records,
@@ -187,75 +170,83 @@ def _answer_error(
 
 async def _store(
     ctx: SyncContext,
-    row: asyncpg.Record,
+    row: SyncVehicle,
     owner: VehicleOwner,
     result: ChargeRecordsResult,
     window: ReadWindow,
     now: datetime,
 ) -> IngestResult:
-    """Store the answer and the vehicle's success in one transaction."""
-    vehicle_id = row["id"]
-    async with transaction(ctx.pool) as conn:
-        stored = await store_records(conn, owner, result, actor=f"sync:{ctx.worker}", window=window)
-        fleet_size = await conn.fetchval(_q.fleet_size)
-        through = window.last_ended  # a day still running is read again next time
-        after = planner.VehicleView(
-            id=row["id"],
-            sync_state="ok",
-            access_granted_on=row["access_granted_on"],
-            synced_through=max(through, row["synced_through"] or through),
-        )
-        next_read = planner.next_read_after_success(
-            after,
-            now,
-            fleet_size,
-            planner.daily_capacity(ctx.settings.smartcar_rate_per_minute),
-        )
-        await conn.execute(_q.record_success, vehicle_id, through, now, next_read)
-        await conn.execute(
-            _q.log_call,
-            vehicle_id,
-            row["connection_id"],
-            ENDPOINT,
-            200,
-            "ok",
-            result.request_id,
-            ctx.worker,
-        )
-    return stored
+    """Store the answer and the vehicle's success in one transaction, again when it loses a
+    race or the database is busy (the answer is in hand: nothing is called twice)."""
+    days = resolve_days(result.records, owner.timezone, window)  # AnswerRefused: nothing stored
+    through = window.last_ended  # a day still running is read again next time
+    after = planner.VehicleView(
+        id=row.id,
+        sync_state="ok",
+        access_granted_on=row.access_granted_on,
+        synced_through=max(through, row.synced_through or through),
+    )
+    next_read = planner.next_read_after_success(
+        after,
+        now,
+        row.fleet_size,
+        planner.daily_capacity(ctx.settings.smartcar_rate_per_minute),
+    )
+    call = CallLog(row.connection_id, ENDPOINT, 200, "ok", result.request_id, ctx.worker)
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            return await store_read(
+                ctx.pool,
+                owner,
+                days,
+                result,
+                actor=f"sync:{ctx.worker}",
+                through=through,
+                now=now,
+                next_read=next_read,
+                call=call,
+            )
+        except Retryable as busy:
+            if attempt == STORE_ATTEMPTS:
+                raise
+            log.info("storing vehicle %s's answer again (%s)", row.id, busy)
+            await asyncio.sleep(min(busy.retry_after_s, 1.0) * (0.5 + ctx.rng.random()))
+    raise AssertionError("unreachable")
 
 
 async def _read(
-    ctx: SyncContext, row: asyncpg.Record, start: Any, today: Any, now: datetime
+    ctx: SyncContext, row: SyncVehicle, days: ReadDays, now: datetime
 ) -> ChargeRecordsResult:
+    assert row.connection_id is not None
+    stored = row.access if row.connection_state == "active" else None
     try:
-        access = await ctx.keeper.access(row["connection_id"], now)
+        access = await ctx.keeper.access(row.connection_id, now, stored=stored)
     except (ConnectionBroken, SmartcarError, TokenDecryptError) as error:
         raise _BeforeCall(error) from None
+    start, end = days.start, days.end
     try:
         return await ctx.client.charge_records(
-            row["smartcar_vehicle_id"], access.token, start=start, end=today, now=now
+            row.smartcar_vehicle_id, access.token, start=start, end=end, now=now
         )
     except SmartcarError as error:
         if error.advice != "refresh_token":
             raise
     # The access token was refused although it looked valid: refresh once, try once more.
     # The retry is a second call, so it needs a second token from the shared budget.
-    async with ctx.pool.acquire() as conn:
-        if await ctx.bucket.take(conn, 1) == 0:
-            raise SmartcarError(
-                type="BUDGET",
-                code=None,
-                status=None,
-                request_id=None,
-                description="no budget left to retry after refreshing the token",
-                advice="retry_later",
-            )
+    if await take_budget(ctx.pool, ctx.bucket, 1) == 0:
+        raise SmartcarError(
+            type="BUDGET",
+            code=None,
+            status=None,
+            request_id=None,
+            description="no budget left to retry after refreshing the token",
+            advice="retry_later",
+        )
     # Refresh unless whoever saw the same refusal first already replaced this generation.
-    access = await ctx.keeper.access(row["connection_id"], now, rejected=access)
+    access = await ctx.keeper.access(row.connection_id, now, rejected=access)
     try:
         return await ctx.client.charge_records(
-            row["smartcar_vehicle_id"], access.token, start=start, end=today, now=now
+            row.smartcar_vehicle_id, access.token, start=start, end=end, now=now
         )
     except SmartcarError as error:
         if error.advice == "refresh_token":
@@ -264,98 +255,87 @@ async def _read(
 
 
 async def _record_failure(
-    ctx: SyncContext, row: asyncpg.Record, error: SmartcarError, now: datetime
+    ctx: SyncContext, row: SyncVehicle, error: SmartcarError, now: datetime
 ) -> SyncResult:
-    failures = row["consecutive_failures"] + 1
-    view = _view(row)
-    not_before: datetime | None
-    match error.advice:
-        case "vehicle_throttled":
-            not_before = planner.next_read_after_failure(
-                view, now, "vehicle_throttle", error.retry_after_s, failures, ctx.rng.random()
-            )
-        case "retry_later" | "plan_limit" | "our_bug" | "bad_payload":
-            kind: planner.FailureKind = (
-                "upstream_rate_limit"
-                if (error.type, error.code) == ("UPSTREAM", "RATE_LIMIT")
-                or error.advice == "plan_limit"
-                else "transient"
-            )
-            not_before = planner.next_read_after_failure(
-                view, now, kind, error.retry_after_s, failures, ctx.rng.random()
-            )
-        case "app_throttled":
-            not_before = None  # not this vehicle's doing: it stays due, everyone pauses
-            async with ctx.pool.acquire() as conn:
-                await ctx.bucket.drain(conn, error.retry_after_s or 60.0)
-        case _:
-            not_before = None  # a state nobody reads until a person acts
+    failures = row.consecutive_failures + 1
+    kind = backoff_kind(error.advice, error.type, error.code)
+    not_before: datetime | None = None
+    if kind is not None:
+        not_before = planner.next_read_after_failure(
+            _view(row), now, kind, error.retry_after_s, failures, ctx.rng.random()
+        )
+    elif error.advice == "app_throttled":
+        # not this vehicle's doing: it stays due, everyone pauses
+        await drain_budget(ctx.pool, ctx.bucket, error.retry_after_s or 60.0)
     state = state_for(error)
-    async with transaction(ctx.pool) as conn:
-        await conn.execute(_q.record_failure, row["id"], state, now, error.to_json(), not_before)
-        if error.status is not None:
-            await conn.execute(
-                _q.log_call,
-                row["id"],
-                row["connection_id"],
-                ENDPOINT,
-                error.status,
-                error.advice,
-                error.request_id,
-                ctx.worker,
-            )
+    call = None
+    if error.status is not None:
+        call = CallLog(
+            row.connection_id, ENDPOINT, error.status, error.advice, error.request_id, ctx.worker
+        )
+    await record_failure(
+        ctx.pool,
+        row.id,
+        state=state,
+        now=now,
+        error=error.to_json(),
+        not_before=not_before,
+        call=call,
+    )
     log.warning(
         "reading vehicle %s failed: %s %s (%s) -> %s",
-        row["id"],
+        row.id,
         error.type,
         error.code,
         error.description,
         state,
     )
-    return SyncResult(row["id"], outcome_of(error), error=error.to_json())
+    return SyncResult(row.id, outcome_of(error), error=error.to_json())
 
 
-def _needs_key(row: asyncpg.Record) -> SyncResult:
+def _needs_key(row: SyncVehicle) -> SyncResult:
     """Nothing was called: the budget token goes back and the pass moves on."""
-    error = needs_key_error(row["connection_id"])
-    return SyncResult(row["id"], "needs_key", error=error, called=False)
+    assert row.connection_id is not None
+    error = needs_key_error(row.connection_id)
+    return SyncResult(row.id, "needs_key", error=error, called=False)
 
 
 async def _fail_locally(
-    ctx: SyncContext, row: asyncpg.Record, state: SyncState, type_: str, description: str
+    ctx: SyncContext, row: SyncVehicle, state: SyncState, type_: str, description: str
 ) -> SyncResult:
     error = local_error(type_, description)
-    async with transaction(ctx.pool) as conn:
-        await conn.execute(_q.record_failure, row["id"], state, ctx.clock(), error, None)
-    return SyncResult(row["id"], "needs_reauth", error=error, called=False)
+    await record_failure(
+        ctx.pool, row.id, state=state, now=ctx.clock(), error=error, not_before=None
+    )
+    return SyncResult(row.id, "needs_reauth", error=error, called=False)
 
 
 async def explain_skip(ctx: SyncContext, vehicle_id: UUID) -> SyncResult:
     """The result for a vehicle a pass was asked to read but could not claim."""
-    row = await ctx.pool.fetchrow(_q.vehicle_for_sync, vehicle_id)
+    row = await vehicle_row(ctx.pool, vehicle_id)
     if row is None:
         return SyncResult(
             vehicle_id, "failed", error=local_error("NOT_FOUND", "no vehicle with this id")
         )
     now = ctx.clock()
-    state: SyncState = row["sync_state"]
-    if row["connection_state"] == "needs_key" and state not in ("needs_reauth", "not_capable"):
+    state: SyncState = row.sync_state
+    if row.connection_state == "needs_key" and state not in ("needs_reauth", "not_capable"):
         return replace(_needs_key(row), called=True)
     if state in ("needs_reauth", "owner_action", "not_capable"):
         outcome: Outcome = "not_capable" if state == "not_capable" else "needs_reauth"
         return SyncResult(
             vehicle_id,
             outcome,
-            error=row["last_error"]
+            error=row.last_error
             or local_error("NOT_READABLE", f"the vehicle is {state}; nothing was called"),
         )
-    if row["not_before"] is not None and row["not_before"] > now:
+    if row.not_before is not None and row.not_before > now:
         return SyncResult(
             vehicle_id,
             "retry_later",
-            error=local_error("BACKING_OFF", f"not read before {row['not_before'].isoformat()}"),
+            error=local_error("BACKING_OFF", f"not read before {row.not_before.isoformat()}"),
         )
-    if row["lease_until"] is not None and row["lease_until"] > now:
+    if row.lease_until is not None and row.lease_until > now:
         return SyncResult(
             vehicle_id,
             "retry_later",

@@ -16,15 +16,14 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from billing.db import idempotency
-from billing.db.queries import queries
+from billing.db import idempotency, sync_vehicles
+from billing.db.pool import connection
 from billing.observability import new_request_id, request_context
 from billing.services.month_end import run_month_end
 from billing.sync.metrics import SyncMetrics
 from billing.sync.runner import run_pass
 from billing.sync.vehicle import SyncContext
 
-_q = queries("sync")
 log = logging.getLogger(__name__)
 UPKEEP_EVERY = timedelta(minutes=30)
 MONTH_END_EVERY = timedelta(hours=1)
@@ -70,7 +69,7 @@ class Worker:
             done = await self.ctx.keeper.refresh_stale(self.ctx.clock())
             if done:
                 log.info("refreshed %d Smartcar connection(s) before their 60-day limit", done)
-            async with self.ctx.pool.acquire() as conn:
+            async with connection(self.ctx.pool) as conn:
                 purged = await idempotency.purge_expired(conn)
             if purged:
                 log.info("purged %d expired idempotency key(s)", purged)
@@ -102,7 +101,7 @@ class Worker:
         await self._tracked(close)
 
     async def _warn_deadlines(self) -> None:
-        at_risk = await self.ctx.pool.fetchval(_q.deadlines_at_risk, self.ctx.clock(), 5)
+        at_risk = await sync_vehicles.deadlines_at_risk(self.ctx.pool, self.ctx.clock(), 5)
         if at_risk:
             log.warning("%d vehicle(s) will lose charge data within 5 days unless read", at_risk)
 
@@ -153,7 +152,5 @@ class Worker:
                 log.info("finishing %d job(s) in flight", len(self._running))
                 await asyncio.gather(*self._running, return_exceptions=True)
             scheduler.shutdown(wait=False)
-            async with self.ctx.pool.acquire() as conn, conn.transaction():
-                ended = await conn.fetch(_q.release_all, self.ctx.worker)
-                await self.ctx.bucket.settle(conn, ended=len(ended))
+            await sync_vehicles.release_all(self.ctx.pool, self.ctx.bucket, self.ctx.worker)
             log.info("worker %s stopped", self.ctx.worker)

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestClient
 
 from billing.db.pool import Pool, transaction
+from billing.db.records import VehicleOwner, store_records
 from billing.smartcar.records import ChargeRecordsResult, UpstreamChargeRecord
-from billing.sync.ingest import VehicleOwner, store_records
 from tests.factories import Factory
 from tests.line_item_factories import LineItemFactory
 

@@ -1,4 +1,4 @@
-"""The due and priority SQL (`claim_due`, `due_count`, `deadlines_at_risk`) is `planner.py`.
+"""The due and priority SQL (`claim_for_sync`, `due_count`, `deadlines_at_risk`) is `planner.py`.
 
 Random vehicle states are written to the real `vehicles` table in one transaction per
 example (rolled back); the SQL's answers must equal the planner's: the same vehicles
@@ -98,8 +98,9 @@ async def _claimed(
     tx = conn.transaction()
     await tx.start()
     try:
+        # A bucket far larger than any limit: only the due and priority rules choose.
         rows = await conn.fetch(
-            _q.claim_due, now, "equivalence", limit, only, 60.0, only is not None
+            _q.claim_for_sync, now, "equivalence", limit, only, 60.0, only is not None, 10**6, 0
         )
         return {row["id"] for row in rows}
     finally:
@@ -154,7 +155,7 @@ async def test_due_and_priority_sql_is_the_planner(
 
 async def test_a_vehicle_backing_off_is_not_counted_due(pool: Pool, factory: Factory) -> None:
     # due_count used to ignore not_before: a pass's progress total counted vehicles that
-    # claim_due would not hand out until their back-off ended.
+    # claim_for_sync would not hand out until their back-off ended.
     fleet = await factory.fleet()
     employee = await factory.employee(fleet)
     backing_off = VehicleView(

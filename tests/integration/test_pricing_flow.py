@@ -20,11 +20,11 @@ from aiohttp.test_utils import TestClient
 from billing.config import Settings
 from billing.db import ledger
 from billing.db.pool import Pool, transaction
+from billing.db.records import VehicleOwner, store_records
 from billing.smartcar.records import ChargeRecordsResult, UpstreamChargeRecord
 from billing.smartcar_sim import Simulator, SimulatorOptions
 from billing.smartcar_sim.data import day_energy
 from billing.smartcar_sim.simulator import SimUser
-from billing.sync.ingest import VehicleOwner, store_records
 from billing.sync.outcomes import SyncResult
 from billing.sync.runner import run_pass, sync_context
 from billing.sync.vehicle import SyncContext

@@ -72,3 +72,25 @@ SELECT least($1::numeric,
        tokens, refilled_at, paused_until
 FROM smartcar_budget, (SELECT coalesce($3::timestamptz, clock_timestamp()) AS now) c
 WHERE id = 1;
+
+-- name: settle_take
+-- settle_tokens, then refund_tokens of $6 calls granted but not made, then take_tokens of $7,
+-- in one statement under the lock taken by lock_bucket: the same arithmetic in the same
+-- order, so the row ends as the three statements would leave it.
+UPDATE smartcar_budget b
+SET tokens = r.refunded - g.n,
+    refilled_at = greatest(b.refilled_at, c.now)
+FROM (SELECT coalesce($5::timestamptz, clock_timestamp()) AS now) c,
+     LATERAL (SELECT trunc(greatest(0, least(
+                  $1::numeric - ((SELECT count(*) FROM vehicles WHERE lease_until > c.now)
+                                 - $3::int + $4::int),
+                  s.tokens + greatest(0, extract(epoch FROM c.now - s.refilled_at))
+                             * $2::numeric / 60)), 4) AS settled
+              FROM smartcar_budget s WHERE s.id = 1) st,
+     LATERAL (SELECT CASE WHEN $6::int > 0 THEN least($1::numeric, st.settled + $6::numeric)
+                          ELSE st.settled END AS refunded) r,
+     LATERAL (SELECT CASE WHEN b2.paused_until IS NOT NULL AND b2.paused_until > c.now THEN 0
+                          ELSE least($7::int, floor(r.refunded)::int) END AS n
+              FROM smartcar_budget b2 WHERE b2.id = 1) g
+WHERE b.id = 1
+RETURNING g.n AS granted;

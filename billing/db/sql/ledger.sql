@@ -62,3 +62,13 @@ WHERE e.fleet_id = $1
   AND r.charge_date >= $3 AND ($4::date IS NULL OR r.charge_date < $4)
   AND NOT EXISTS (SELECT 1 FROM line_items l WHERE l.charge_record_id = r.id)
 ORDER BY r.employee_id, r.charge_date;
+
+-- name: employee_pricing
+-- employee_cap and employee_tariffs in one statement: one row without tariff columns when the
+-- employee has no tariff.
+SELECT e.monthly_cap, t.*
+FROM employees e
+LEFT JOIN tariffs t ON t.fleet_id = e.fleet_id
+                   AND (t.employee_id IS NULL OR t.employee_id = e.id)
+                   AND t.replaced_by IS NULL
+WHERE e.id = $1;
