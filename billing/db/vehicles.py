@@ -72,7 +72,7 @@ async def insert_connection(
     if existing is not None:
         raise Conflict("these Smartcar tokens are already connected to another employee")
     connection_id: UUID = await conn.fetchval(
-        _q.insert_connection,
+        _c.insert_imported_connection,
         employee_id,
         cipher.encrypt(tokens.access_token.get_secret_value()),
         cipher.encrypt(refresh),

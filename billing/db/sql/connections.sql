@@ -38,6 +38,13 @@ INSERT INTO smartcar_connections
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id;
 
+-- name: insert_imported_connection
+-- Tokens an admin imports: no Smartcar user id is known until the first refresh.
+INSERT INTO smartcar_connections
+    (employee_id, access_token_enc, refresh_token_enc, access_expires_at, refresh_issued_at)
+VALUES ($1, $2, $3, $4, now())
+RETURNING id;
+
 -- name: replace_connection_tokens
 -- Fresh tokens for the same Smartcar user; the connection stays with its employee.
 UPDATE smartcar_connections

@@ -1,9 +1,3 @@
--- name: insert_connection
-INSERT INTO smartcar_connections
-    (employee_id, access_token_enc, refresh_token_enc, access_expires_at, refresh_issued_at)
-VALUES ($1, $2, $3, $4, now())
-RETURNING id;
-
 -- name: insert_vehicle
 INSERT INTO vehicles
     (fleet_id, employee_id, connection_id, smartcar_vehicle_id, make, access_granted_on,
