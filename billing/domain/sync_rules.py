@@ -29,6 +29,24 @@ Advice = Literal[
     "bad_payload",
 ]
 
+# What a read of one vehicle came to, as `billing sync` and the metrics count it.
+Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
+
+
+def outcome_for(advice: Advice) -> Outcome:
+    """The `billing sync` outcome for a vehicle whose sync ended with this advice."""
+    match advice:
+        case "retry_later" | "vehicle_throttled" | "app_throttled" | "refresh_token":
+            return "retry_later"
+        case "needs_reauth" | "owner_action":
+            return "needs_reauth"
+        case "not_capable":
+            return "not_capable"
+        case "plan_limit" | "our_bug" | "bad_payload":
+            return "failed"
+        case _:
+            assert_never(advice)
+
 
 @dataclass(frozen=True, slots=True)
 class ReadDays:

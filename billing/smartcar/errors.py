@@ -10,21 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final, Literal, assert_never
+from typing import Any, Final
 
-Advice = Literal[
-    "refresh_token",
-    "retry_later",
-    "vehicle_throttled",
-    "app_throttled",
-    "needs_reauth",
-    "owner_action",
-    "not_capable",
-    "plan_limit",
-    "our_bug",
-    "bad_payload",
-]
-Outcome = Literal["retry_later", "needs_reauth", "not_capable", "failed"]
+from billing.domain.sync_rules import Advice, Outcome, outcome_for
 
 KNOWN_TYPES: Final = frozenset(
     {
@@ -117,21 +105,6 @@ def _classify_status(status: int | None) -> Advice:
     if status is not None and status >= 500:
         return "retry_later"
     return "our_bug"
-
-
-def outcome_for(advice: Advice) -> Outcome:
-    """The `billing sync` outcome for a vehicle whose sync ended with this advice."""
-    match advice:
-        case "retry_later" | "vehicle_throttled" | "app_throttled" | "refresh_token":
-            return "retry_later"
-        case "needs_reauth" | "owner_action":
-            return "needs_reauth"
-        case "not_capable":
-            return "not_capable"
-        case "plan_limit" | "our_bug" | "bad_payload":
-            return "failed"
-        case _:
-            assert_never(advice)
 
 
 class SmartcarError(Exception):

@@ -4,14 +4,12 @@ error it records, chosen from the Smartcar error's advice."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from billing.domain.models import SyncState
-from billing.domain.sync_rules import state_after
+from billing.domain.sync_rules import Outcome, state_after
 from billing.smartcar.errors import SmartcarError
-
-Outcome = Literal["ok", "retry_later", "needs_reauth", "needs_key", "not_capable", "failed"]
 
 
 @dataclass(frozen=True, slots=True)

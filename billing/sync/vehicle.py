@@ -27,12 +27,11 @@ from billing.domain import planner
 from billing.domain.answer import AnswerRefused, ReadWindow
 from billing.domain.errors import Retryable, StaleVersion
 from billing.domain.models import SyncState
-from billing.domain.sync_rules import ReadDays, backoff_kind, read_days
+from billing.domain.sync_rules import Advice, Outcome, ReadDays, backoff_kind, read_days
 from billing.smartcar.client import SmartcarClient
-from billing.smartcar.errors import Advice, SmartcarError
+from billing.smartcar.errors import SmartcarError
 from billing.smartcar.records import ChargeRecordsResult
 from billing.sync.outcomes import (
-    Outcome,
     SyncResult,
     local_error,
     outcome_of,

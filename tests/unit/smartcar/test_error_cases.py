@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from billing.domain.sync_rules import Advice, Outcome
 from billing.smartcar.error_bodies import error_from_response
-from billing.smartcar.errors import Advice, Outcome, SmartcarError, classify
+from billing.smartcar.errors import SmartcarError, classify
 from tests.unit.smartcar.test_errors import ERROR_TABLE, NOW, v2_body
 
 Row = tuple[str, int, str | None, Advice, Outcome]
