@@ -14,7 +14,7 @@ from typing import Literal
 from uuid import UUID
 
 from billing.crypto import TokenCipher, fingerprint
-from billing.db import audit
+from billing.db import audit, vehicles
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.models import Employee
@@ -96,11 +96,10 @@ async def _link(
     actor: str,
 ) -> LinkedVehicle:
     previous = await conn.fetchrow(_q.vehicle_owner, smartcar_id)
-    row = await conn.fetchrow(
-        _q.link_vehicle, employee.fleet_id, employee.id, connection_id, smartcar_id, now.date()
-    )
-    if row is not None:
-        outcome: LinkOutcome = "connected" if row["inserted"] else "reconnected"
+    linked = await vehicles.link(conn, employee, connection_id, smartcar_id, now.date())
+    if linked is not None:
+        vehicle_id, inserted = linked
+        outcome: LinkOutcome = "connected" if inserted else "reconnected"
         unchanged = (
             previous is not None
             and (previous["employee_id"], previous["connection_id"]) == (employee.id, connection_id)
@@ -109,21 +108,21 @@ async def _link(
         if unchanged:
             # Same employee, same connection, readable before: only the tokens were renewed,
             # which the connection's own event records; the vehicle did not change.
-            return LinkedVehicle(smartcar_id, row["id"], outcome)
+            return LinkedVehicle(smartcar_id, vehicle_id, outcome)
         await audit.record(
             conn,
             actor=actor,
             fleet_id=employee.fleet_id,
             entity="vehicle",
-            entity_id=row["id"],
-            action="link" if row["inserted"] else "relink",
+            entity_id=vehicle_id,
+            action="link" if inserted else "relink",
             after={
                 "smartcar_vehicle_id": smartcar_id,
                 "employee_id": str(employee.id),
                 "connection_id": str(connection_id),
             },
         )
-        return LinkedVehicle(smartcar_id, row["id"], outcome)
+        return LinkedVehicle(smartcar_id, vehicle_id, outcome)
     owner = previous
     if owner is None or owner["fleet_id"] != employee.fleet_id:
         return LinkedVehicle(smartcar_id, None, "elsewhere")

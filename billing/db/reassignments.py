@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from billing.db import vehicles
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.errors import NotFound
@@ -66,10 +67,7 @@ async def decide(
     row = await conn.fetchrow(_q.decide_reassignment, reassignment.id, status, actor, now, reason)
     assert row is not None  # locked and pending: the caller checked
     if status == "accepted":
-        await conn.execute(
-            _q.move_vehicle,
-            reassignment.vehicle_id,
-            reassignment.to_employee_id,
-            reassignment.connection_id,
+        await vehicles.move(
+            conn, reassignment.vehicle_id, reassignment.to_employee_id, reassignment.connection_id
         )
     return Reassignment.model_validate(dict(row))

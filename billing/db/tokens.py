@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from billing.db import vehicles
 from billing.db.pool import Connection, Pool, connection, transaction
 from billing.db.queries import queries
 
@@ -91,7 +92,7 @@ async def store_refreshed(
 async def mark_broken(conn: Connection, connection_id: UUID, error: dict[str, Any]) -> int:
     """The connection and its vehicles need the employee to reconnect; how many vehicles."""
     await conn.execute(_q.mark_needs_reauth, connection_id, error)
-    return len(await conn.fetch(_q.vehicles_need_reauth, connection_id, error))
+    return await vehicles.mark_needs_reauth(conn, connection_id, error)
 
 
 async def mark_needs_key(pool: Pool, connection_id: UUID, error: dict[str, Any]) -> None:

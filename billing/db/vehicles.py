@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +15,14 @@ from billing.db.pages import After
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.errors import Conflict, DomainError, NotFound
-from billing.domain.models import SyncState, TokenImport, Vehicle, VehicleCreate, VehicleSync
+from billing.domain.models import (
+    Employee,
+    SyncState,
+    TokenImport,
+    Vehicle,
+    VehicleCreate,
+    VehicleSync,
+)
 from billing.domain.window import window_deadline
 
 _q = queries("vehicles")
@@ -185,3 +192,27 @@ async def rotate_tokens(
         after = rows[-1]["id"]
         if on_batch is not None:
             on_batch(rotated + len(unreadable))
+
+
+async def link(
+    conn: Connection,
+    employee: Employee,
+    connection_id: UUID,
+    smartcar_id: str,
+    granted_on: date,
+) -> tuple[UUID, bool] | None:
+    """Connect's vehicle: (its id, whether it is new), or None when it is another employee's."""
+    row = await conn.fetchrow(
+        _q.link_vehicle, employee.fleet_id, employee.id, connection_id, smartcar_id, granted_on
+    )
+    return None if row is None else (row["id"], row["inserted"])
+
+
+async def move(conn: Connection, vehicle_id: UUID, employee_id: UUID, connection_id: UUID) -> None:
+    """An accepted reassignment: the vehicle belongs to its new employee and connection."""
+    await conn.execute(_q.move_vehicle, vehicle_id, employee_id, connection_id)
+
+
+async def mark_needs_reauth(conn: Connection, connection_id: UUID, error: dict[str, Any]) -> int:
+    """Every vehicle of a broken connection waits for its employee; how many there are."""
+    return len(await conn.fetch(_q.vehicles_need_reauth, connection_id, error))

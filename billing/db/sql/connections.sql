@@ -16,12 +16,6 @@ RETURNING generation;
 UPDATE smartcar_connections SET state = 'needs_reauth', last_error = $2, updated_at = now()
 WHERE id = $1;
 
--- name: vehicles_need_reauth
-UPDATE vehicles SET sync_state = 'needs_reauth', last_error = $2, lease_owner = NULL,
-    lease_until = NULL, updated_at = now()
-WHERE connection_id = $1
-RETURNING id, fleet_id;
-
 -- name: stale_connections
 SELECT id, refresh_issued_at FROM smartcar_connections
 WHERE state = 'active' AND refresh_issued_at < $1
