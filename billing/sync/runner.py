@@ -103,18 +103,81 @@ async def run_pass(
     With `wait_for_budget`, waits for the bucket to refill until the pass is done; otherwise
     spends what the bucket has now and leaves the rest for the next tick.
     """
-    report = PassReport()
-    seen: set[UUID] = set()
-    tasks: set[asyncio.Task[None]] = set()
-    failures: list[BaseException] = []
-    # Reads done whose leases are still held: they end in the next claim's transaction (or
-    # the pass's last one), with the bucket settled once for all of them.
-    finished: list[Finished] = []
+    sync_pass = _Pass(ctx, only=list(dict.fromkeys(only or ())), on_result=on_result)
+    try:
+        await sync_pass.claim_and_read(wait_for_budget=wait_for_budget, stop=stop)
+    finally:
+        # No read outlives its pass: the caller closes the pool and the HTTP session next.
+        await sync_pass.finish()
+    if sync_pass.failures:
+        raise sync_pass.failures[0]
+    for vehicle_id in sync_pass.only:
+        if vehicle_id not in sync_pass.seen:
+            sync_pass.report_result(await explain_skip(ctx, vehicle_id))
+    return sync_pass.report
 
-    async def read(row: SyncVehicle) -> None:
+
+class _Pass:
+    """The state of one pass: what was claimed, the reads in flight, and the reads finished
+    whose leases are still held (they end in the next claim's transaction, or the pass's
+    last one, with the bucket settled once for all of them)."""
+
+    def __init__(
+        self,
+        ctx: SyncContext,
+        *,
+        only: list[UUID],
+        on_result: Callable[[SyncResult], None] | None,
+    ) -> None:
+        self.ctx = ctx
+        self.only = only
+        self.on_result = on_result
+        self.report = PassReport()
+        self.seen: set[UUID] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.failures: list[BaseException] = []
+        self.finished: list[Finished] = []
+
+    async def claim_and_read(self, *, wait_for_budget: bool, stop: asyncio.Event | None) -> None:
+        concurrency = self.ctx.settings.smartcar_concurrency
+        while stop is None or not stop.is_set():
+            if len(self.tasks) >= concurrency:
+                # Budget is taken only for a read that starts at once: a granted call waiting
+                # for a free slot would hold its lease idle, and reach Smartcar late.
+                await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            wanted = [v for v in self.only if v not in self.seen] if self.only else None
+            if self.only and not wanted:
+                return
+            # Lease, then take budget for the leases, in one transaction: claiming needs no
+            # lock on the bucket, and the granted leases are calls in flight for every other
+            # process once committed. Leases not granted are never seen by anyone.
+            claimed = await self.claim(concurrency - len(self.tasks), wanted)
+            for row in claimed.vehicles:
+                self.seen.add(row.id)
+                task = asyncio.create_task(self.read(row))
+                self.tasks.add(task)
+                task.add_done_callback(self.done)
+            if claimed.vehicles:
+                continue
+            if claimed.budget and not claimed.fresh:
+                # Budget was there but nothing is due (any more): the pass is over once the
+                # reads in flight finish.
+                return
+            if not wait_for_budget:
+                return
+            await _sleep_or_stop(1.0, stop)
+
+    async def finish(self) -> None:
+        if self.tasks:
+            await asyncio.wait(self.tasks)
+        if self.finished:
+            await self.claim(0, None)
+
+    async def read(self, row: SyncVehicle) -> None:
         result: SyncResult | None = None
         try:
-            result = await sync_vehicle(ctx, row)
+            result = await sync_vehicle(self.ctx, row)
         except Retryable as busy:
             # A lost race or a busy database is not the vehicle's doing: nothing of it is
             # marked, the vehicle stays due and the next pass reads it again.
@@ -122,78 +185,37 @@ async def run_pass(
             error = local_error("DATABASE", f"the database was busy: {busy}")
             result = SyncResult(row.id, "retry_later", error=error)
         finally:
-            finished.append(Finished(row.id, result.called if result is not None else True))
-        report.results.append(result)
-        if on_result is not None:
-            on_result(result)
+            self.finished.append(Finished(row.id, result.called if result is not None else True))
+        self.report_result(result)
 
-    def done(task: asyncio.Task[None]) -> None:
-        tasks.discard(task)
+    def report_result(self, result: SyncResult) -> None:
+        self.report.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
-            failures.append(error)
+            self.failures.append(error)
 
-    async def claim(limit: int, wanted: list[UUID] | None) -> sync_vehicles.Claim:
-        ending = finished[:]
-        finished.clear()
+    async def claim(self, limit: int, wanted: list[UUID] | None) -> sync_vehicles.Claim:
+        ending = self.finished[:]
+        self.finished.clear()
         try:
             return await sync_vehicles.claim(
-                ctx.pool,
-                ctx.bucket,
-                now=ctx.clock(),
-                worker=ctx.worker,
+                self.ctx.pool,
+                self.ctx.bucket,
+                now=self.ctx.clock(),
+                worker=self.ctx.worker,
                 limit=limit,
                 only=wanted,
-                lease_s=_lease_seconds(ctx.settings),
-                seen=seen,
+                lease_s=_lease_seconds(self.ctx.settings),
+                seen=self.seen,
                 finished=ending,
             )
         except BaseException:
-            finished.extend(ending)
+            self.finished.extend(ending)
             raise
-
-    try:
-        while stop is None or not stop.is_set():
-            if len(tasks) >= ctx.settings.smartcar_concurrency:
-                # Budget is taken only for a read that starts at once: a granted call waiting
-                # for a free slot would hold its lease idle, and reach Smartcar late.
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            wanted = [v for v in dict.fromkeys(only) if v not in seen] if only else None
-            if only and not wanted:
-                break
-            # Lease, then take budget for the leases, in one transaction: claiming needs no
-            # lock on the bucket, and the granted leases are calls in flight for every other
-            # process once committed. Leases not granted are never seen by anyone.
-            claimed = await claim(ctx.settings.smartcar_concurrency - len(tasks), wanted)
-            for row in claimed.vehicles:
-                seen.add(row.id)
-                task = asyncio.create_task(read(row))
-                tasks.add(task)
-                task.add_done_callback(done)
-            if claimed.vehicles:
-                continue
-            if claimed.budget and not claimed.fresh:
-                # Budget was there but nothing is due (any more): the pass is over once the
-                # reads in flight finish.
-                break
-            if not wait_for_budget:
-                break
-            await _sleep_or_stop(1.0, stop)
-    finally:
-        # No read outlives its pass: the caller closes the pool and the HTTP session next.
-        if tasks:
-            await asyncio.wait(tasks)
-        if finished:
-            await claim(0, None)
-    if failures:
-        raise failures[0]
-    for vehicle_id in dict.fromkeys(only or ()):
-        if vehicle_id not in seen:
-            result = await explain_skip(ctx, vehicle_id)
-            report.results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return report
 
 
 async def _sleep_or_stop(seconds: float, stop: asyncio.Event | None) -> None:
