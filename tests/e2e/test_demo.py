@@ -56,8 +56,9 @@ class Demo:
     async def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         assert self.proc.stdout is not None
-        await asyncio.wait_for(self.proc.stdout.read(), timeout=120)
-        assert await asyncio.wait_for(self.proc.wait(), timeout=120) == 0
+        rest = await asyncio.wait_for(self.proc.stdout.read(), timeout=120)
+        code = await asyncio.wait_for(self.proc.wait(), timeout=120)
+        assert code == 0, "\n".join([*self.lines[-20:], rest.decode()[-4000:]])
 
 
 async def _start(dsn: str, data_dir: Path, port: int) -> Demo:
