@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
+
+from pydantic import SecretStr
 
 from billing.crypto import TokenCipher, fingerprint
 from billing.db import audit
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.models import Employee
-from billing.smartcar.client import TokenGrant
 
 _q = queries("connect")
 _c = queries("connections")
@@ -31,6 +32,20 @@ class LinkedVehicle:
     smartcar_vehicle_id: str
     vehicle_id: UUID | None  # None: registered in another fleet, left alone
     outcome: LinkOutcome
+
+
+class TokenGrant(Protocol):
+    """What storing a connection reads of a token pair (the client's `TokenGrant` is one);
+    a protocol, so the repositories need nothing of the Smartcar client."""
+
+    @property
+    def access_token(self) -> SecretStr: ...
+    @property
+    def refresh_token(self) -> SecretStr: ...
+    @property
+    def access_expires_at(self) -> datetime: ...
+    @property
+    def received_at(self) -> datetime: ...
 
 
 async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool:
