@@ -116,10 +116,14 @@ async def apply(
         )
     plans = [plan for _, preview in loaded.plan.employees for plan in preview.plans]
     written = await ledger.apply_plans(
-        conn, plans, loaded.records, loaded.lines, loaded.plan.tariffs(), actor=actor
+        conn, plans, loaded.records, loaded.lines, loaded.plan.tariffs()
     )
+    await audit.record_batches(conn, actor=actor, batches=written.events)
     return describe(
-        request, loaded.plan, correction_id=correction_id, written_ids=[r["id"] for r in written]
+        request,
+        loaded.plan,
+        correction_id=correction_id,
+        written_ids=[r["id"] for r in written.rows],
     )
 
 

@@ -1,6 +1,5 @@
 """Ingestion: storing one vehicle's answer. Its days are upserted, flagged and priced in one
-transaction, with an audit event for each restated day (and, through the ledger, for each
-line written)."""
+transaction, with an audit event for each restated day and for each line written."""
 
 from __future__ import annotations
 
@@ -158,7 +157,8 @@ async def _store_days(
         for day in written
     ]
     new = frozenset(day.id for day in written if day.inserted)
-    priced = await ledger.reconcile_rows(conn, pricing, actor=actor, new=new)
+    priced = await ledger.reconcile_rows(conn, pricing, new=new)
+    await audit.record_batches(conn, actor=actor, batches=priced.events)
     return IngestResult(len(written), priced.lines_changed, priced.unpriced)
 
 

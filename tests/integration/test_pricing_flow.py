@@ -98,7 +98,7 @@ async def test_unpriced_days_are_shown_and_priced_by_a_new_tariff_without_a_sync
     assert await pool.fetchval("SELECT count(*) FROM line_items") == 0
     async with transaction(pool) as conn:
         ids = [row["id"] for row in home_days]
-        counted = await ledger.reconcile_records(conn, ids, actor="test")
+        counted = await ledger.reconcile_records(conn, ids)
     assert counted == ledger.LedgerResult(lines_changed=0, unpriced=len(home_days))
     response = await client.get(
         f"/v1/charge-records?employee_id={employee.id}&unpriced=true&limit=100", headers=manager
