@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from billing.db import corrections, duties, line_items
+from billing.db import audit, corrections, duties, line_items
 from billing.db.pool import Connection
 from billing.domain.access import Principal
 from billing.domain.correction_results import Correction
@@ -53,7 +53,9 @@ async def apply_correction(
                 "this correction changes the money of the employee this key is bound to (or of "
                 f"records that employee's keys created); {NEEDS_ANOTHER_MANAGER} applies it"
             )
-    return await corrections.apply(conn, tariff, body, actor=who.actor)
+    applied = await corrections.apply(conn, tariff, body, actor=who.actor)
+    await audit.record_batches(conn, actor=who.actor, batches=applied.events)
+    return applied.correction
 
 
 async def check_may_create_tariff(conn: Connection, who: Principal, body: TariffCreate) -> None:
