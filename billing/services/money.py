@@ -24,7 +24,9 @@ NEEDS_ANOTHER_MANAGER = "another manager"
 
 async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]) -> list[LineItem]:
     """Approve, reject or reopen, all or nothing (approve, reject, reopen and bulk)."""
-    return await line_items.decide(conn, who, requests, await duties.own_of(conn, who))
+    decided = await line_items.decide(conn, who, requests, await duties.own_of(conn, who))
+    await audit.record_batches(conn, actor=who.actor, batches=decided.events)
+    return decided.items
 
 
 async def check_may_price_for(conn: Connection, who: Principal, employee: Employee) -> None:
