@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from uuid import UUID
 
-from billing.db import line_items
 from billing.db.pool import Pool, transaction
 from billing.domain.access import Principal
 from billing.domain.decisions import Requested
 from billing.domain.line_items import LineItem
+from billing.services import money
 from billing.services.common import system
 from tests.line_item_factories import Scene
 
@@ -22,7 +22,7 @@ ADMIN: Principal = system("test")
 async def approve(pool: Pool, *items: LineItem) -> list[LineItem]:
     """Approve through the decision code path, as a manager would."""
     async with transaction(pool) as conn:
-        return await line_items.decide(
+        return await money.decide(
             conn, ADMIN, [Requested(item.id, "approve", item.version) for item in items]
         )
 

@@ -84,6 +84,16 @@ async def record_many(conn: Connection, *, actor: str, events: Sequence[Event]) 
     )
 
 
+# Events in order, each inner tuple recorded in one round trip, one after the other.
+Batches = tuple[tuple[Event, ...], ...]
+
+
+async def record_batches(conn: Connection, *, actor: str, batches: Batches) -> None:
+    """`record_many` of each batch in turn; inside the transaction making the changes."""
+    for batch in batches:
+        await record_many(conn, actor=actor, events=batch)
+
+
 async def list_events(
     conn: Connection,
     *,

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
+
+from pydantic import SecretStr
 
 from billing.crypto import TokenCipher, fingerprint
 from billing.db import audit, vehicles
 from billing.db.pool import Connection
 from billing.db.queries import queries
 from billing.domain.models import Employee
-from billing.smartcar.client import TokenGrant
 
 _q = queries("connect")
 _c = queries("connections")
@@ -33,6 +34,28 @@ class LinkedVehicle:
     outcome: LinkOutcome
 
 
+@dataclass(frozen=True, slots=True)
+class StoredConnection:
+    vehicles: list[LinkedVehicle]
+    # for the service to record in the same transaction: the connection's, then each
+    # vehicle's that changed, batched as `audit.record_batches` records them
+    events: audit.Batches
+
+
+class TokenGrant(Protocol):
+    """What storing a connection reads of a token pair (the client's `TokenGrant` is one);
+    a protocol, so the repositories need nothing of the Smartcar client."""
+
+    @property
+    def access_token(self) -> SecretStr: ...
+    @property
+    def refresh_token(self) -> SecretStr: ...
+    @property
+    def access_expires_at(self) -> datetime: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
 async def consume_state(conn: Connection, nonce: str, employee_id: UUID) -> bool:
     """True the first time a state's nonce is seen; False for a replay."""
     return await conn.fetchval(_q.consume_state, nonce, employee_id) is not None
@@ -44,8 +67,7 @@ async def _store_tokens(
     employee: Employee,
     smartcar_user_id: str,
     grant: TokenGrant,
-    actor: str,
-) -> UUID:
+) -> tuple[UUID, audit.Event]:
     access = cipher.encrypt(grant.access_token.get_secret_value())
     refresh = cipher.encrypt(grant.refresh_token.get_secret_value())
     existing = await conn.fetchrow(_c.connection_for_user, smartcar_user_id)
@@ -75,16 +97,10 @@ async def _store_tokens(
     await conn.execute(
         _c.add_fingerprint, fingerprint(grant.refresh_token.get_secret_value()), connection_id
     )
-    await audit.record(
-        conn,
-        actor=actor,
-        fleet_id=employee.fleet_id,
-        entity="connection",
-        entity_id=connection_id,
-        action=action,
-        after={"employee_id": str(employee.id), "smartcar_user_id": smartcar_user_id},
+    after = {"employee_id": str(employee.id), "smartcar_user_id": smartcar_user_id}
+    return connection_id, audit.Event(
+        employee.fleet_id, "connection", connection_id, action, None, after
     )
-    return connection_id
 
 
 async def _link(
@@ -94,7 +110,7 @@ async def _link(
     smartcar_id: str,
     now: datetime,
     actor: str,
-) -> LinkedVehicle:
+) -> tuple[LinkedVehicle, audit.Event | None]:
     previous = await conn.fetchrow(_q.vehicle_owner, smartcar_id)
     linked = await vehicles.link(conn, employee, connection_id, smartcar_id, now.date())
     if linked is not None:
@@ -108,24 +124,23 @@ async def _link(
         if unchanged:
             # Same employee, same connection, readable before: only the tokens were renewed,
             # which the connection's own event records; the vehicle did not change.
-            return LinkedVehicle(smartcar_id, vehicle_id, outcome)
-        await audit.record(
-            conn,
-            actor=actor,
-            fleet_id=employee.fleet_id,
-            entity="vehicle",
-            entity_id=vehicle_id,
-            action="link" if inserted else "relink",
-            after={
+            return LinkedVehicle(smartcar_id, vehicle_id, outcome), None
+        linking = audit.Event(
+            employee.fleet_id,
+            "vehicle",
+            vehicle_id,
+            "link" if inserted else "relink",
+            None,
+            {
                 "smartcar_vehicle_id": smartcar_id,
                 "employee_id": str(employee.id),
                 "connection_id": str(connection_id),
             },
         )
-        return LinkedVehicle(smartcar_id, vehicle_id, outcome)
+        return LinkedVehicle(smartcar_id, vehicle_id, outcome), linking
     owner = previous
     if owner is None or owner["fleet_id"] != employee.fleet_id:
-        return LinkedVehicle(smartcar_id, None, "elsewhere")
+        return LinkedVehicle(smartcar_id, None, "elsewhere"), None
     requested = await conn.fetchval(
         _q.request_reassignment,
         employee.fleet_id,
@@ -135,21 +150,21 @@ async def _link(
         connection_id,
         actor,
     )
+    event = None
     if requested is not None:
-        await audit.record(
-            conn,
-            actor=actor,
-            fleet_id=employee.fleet_id,
-            entity="vehicle",
-            entity_id=owner["id"],
-            action="reassignment_requested",
-            after={
+        event = audit.Event(
+            employee.fleet_id,
+            "vehicle",
+            owner["id"],
+            "reassignment_requested",
+            None,
+            {
                 "reassignment_id": str(requested),
                 "from_employee_id": str(owner["employee_id"]),
                 "to_employee_id": str(employee.id),
             },
         )
-    return LinkedVehicle(smartcar_id, owner["id"], "awaiting_manager")
+    return LinkedVehicle(smartcar_id, owner["id"], "awaiting_manager"), event
 
 
 async def store_connection(
@@ -162,9 +177,15 @@ async def store_connection(
     vehicle_ids: list[str],
     now: datetime,
     actor: str,
-) -> list[LinkedVehicle]:
-    connection_id = await _store_tokens(conn, cipher, employee, smartcar_user_id, grant, actor)
-    return [
-        await _link(conn, employee, connection_id, smartcar_id, now, actor)
-        for smartcar_id in vehicle_ids
-    ]
+) -> StoredConnection:
+    """Store the connection's tokens and link its vehicles; `actor` is stored on the
+    reassignments it requests."""
+    connection_id, stored = await _store_tokens(conn, cipher, employee, smartcar_user_id, grant)
+    vehicles: list[LinkedVehicle] = []
+    events: list[tuple[audit.Event, ...]] = [(stored,)]
+    for smartcar_id in vehicle_ids:
+        linked, event = await _link(conn, employee, connection_id, smartcar_id, now, actor)
+        vehicles.append(linked)
+        if event is not None:
+            events.append((event,))
+    return StoredConnection(vehicles, tuple(events))

@@ -56,10 +56,17 @@ async def preview(conn: Connection, tariff: Tariff, body: CorrectionBody) -> Cor
     return describe(request, loaded.plan)
 
 
-async def apply(
-    conn: Connection, tariff: Tariff, body: CorrectionBody, *, actor: str
-) -> Correction:
-    """Correct `tariff` in the caller's transaction: replace the tariffs, re-price the lines.
+@dataclass(frozen=True, slots=True)
+class Applied:
+    correction: Correction
+    # for the service to record in the same transaction: each tariff replaced or created,
+    # then each line written, batched as `audit.record_batches` records them
+    events: audit.Batches
+
+
+async def apply(conn: Connection, tariff: Tariff, body: CorrectionBody, *, actor: str) -> Applied:
+    """Correct `tariff` in the caller's transaction: replace the tariffs, re-price the lines;
+    `actor` is stored on the correction.
 
     Asking for a price the tariffs already have changes nothing and stores nothing.
     """
@@ -68,7 +75,7 @@ async def apply(
     loaded = await _load(conn, request, lock=True)
     split = loaded.plan.split
     if not split.replaced:
-        return describe(request, loaded.plan, written_ids=[])
+        return Applied(describe(request, loaded.plan, written_ids=[]), ())
     correction_id: UUID = await conn.fetchval(
         _q.insert_correction,
         request.fleet_id,
@@ -79,19 +86,13 @@ async def apply(
         request.valid_to,
         actor,
     )
+    events: list[tuple[audit.Event, ...]] = []
     for old in split.replaced:
         row = await conn.fetchrow(_q.replace_tariff, old.id, correction_id)
         assert row is not None  # locked by this transaction while in force
-        await audit.record(
-            conn,
-            actor=actor,
-            fleet_id=request.fleet_id,
-            entity="tariff",
-            entity_id=old.id,
-            action="correct",
-            before=Tariff.model_validate(dict(loaded.in_force[old.id])),
-            after=Tariff.model_validate(dict(row)),
-        )
+        before = Tariff.model_validate(dict(loaded.in_force[old.id]))
+        after = Tariff.model_validate(dict(row))
+        events.append((audit.Event(request.fleet_id, "tariff", old.id, "correct", before, after),))
     for new in split.created:
         row = await conn.fetchrow(
             _q.insert_corrected_tariff,
@@ -105,22 +106,19 @@ async def apply(
             new.source,
             correction_id,
         )
-        await audit.record(
-            conn,
-            actor=actor,
-            fleet_id=request.fleet_id,
-            entity="tariff",
-            entity_id=new.id,
-            action="create",
-            after=Tariff.model_validate(dict(row or {})),
-        )
+        created = Tariff.model_validate(dict(row or {}))
+        events.append((audit.Event(request.fleet_id, "tariff", new.id, "create", None, created),))
     plans = [plan for _, preview in loaded.plan.employees for plan in preview.plans]
     written = await ledger.apply_plans(
-        conn, plans, loaded.records, loaded.lines, loaded.plan.tariffs(), actor=actor
+        conn, plans, loaded.records, loaded.lines, loaded.plan.tariffs()
     )
-    return describe(
-        request, loaded.plan, correction_id=correction_id, written_ids=[r["id"] for r in written]
+    correction = describe(
+        request,
+        loaded.plan,
+        correction_id=correction_id,
+        written_ids=[r["id"] for r in written.rows],
     )
+    return Applied(correction, (*events, *written.events))
 
 
 async def _load(conn: Connection, request: CorrectionRequest, *, lock: bool) -> _Loaded:

@@ -1,5 +1,6 @@
 """Line items from charge records: applies the pure ledger's plans inside the caller's
-transaction, with an audit event for every line created or changed."""
+transaction, and returns the audit event of every line created or changed for the calling
+service to record in it."""
 
 from __future__ import annotations
 
@@ -31,10 +32,21 @@ _q = queries("ledger")
 Row = asyncpg.Record | Mapping[str, Any]
 
 
+# The events of the lines written, in plan order, batched as `audit.record_batches` records them.
+Batches = audit.Batches
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    rows: list[asyncpg.Record]  # one per action, in plan order
+    events: Batches
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerResult:
     lines_changed: int
     unpriced: int
+    events: Batches = ()
 
 
 def line_state(row: asyncpg.Record) -> LineState:
@@ -104,21 +116,18 @@ def _evidence(
     return evidence
 
 
-async def reconcile_records(
-    conn: Connection, record_ids: Sequence[UUID], *, actor: str
-) -> LedgerResult:
+async def reconcile_records(conn: Connection, record_ids: Sequence[UUID]) -> LedgerResult:
     """Bring the lines of these records in line with their current figures and tariffs."""
     if not record_ids:
         return LedgerResult(0, 0)
     rows = await conn.fetch(_q.records_for_pricing, list(record_ids))
-    return await reconcile_rows(conn, rows, actor=actor)
+    return await reconcile_rows(conn, rows)
 
 
 async def reconcile_rows(
     conn: Connection,
     rows: Sequence[Row],
     *,
-    actor: str,
     new: frozenset[UUID] = frozenset(),
 ) -> LedgerResult:
     """`reconcile_records` of rows as `records_for_pricing` returns them; `new` are records
@@ -127,15 +136,17 @@ async def reconcile_rows(
     for row in rows:
         by_employee[row["employee_id"]].append(row)
     changed = unpriced = 0
+    events: Batches = ()
     for employee_id in sorted(by_employee):
-        result = await _reconcile_employee(conn, employee_id, by_employee[employee_id], actor, new)
+        result = await _reconcile_employee(conn, employee_id, by_employee[employee_id], new)
         changed += result.lines_changed
         unpriced += result.unpriced
-    return LedgerResult(changed, unpriced)
+        events += result.events
+    return LedgerResult(changed, unpriced, events)
 
 
 async def _reconcile_employee(
-    conn: Connection, employee_id: UUID, records: list[Row], actor: str, new: frozenset[UUID]
+    conn: Connection, employee_id: UUID, records: list[Row], new: frozenset[UUID]
 ) -> LedgerResult:
     pricing = await conn.fetch(_q.employee_pricing, employee_id)
     cap = pricing[0]["monthly_cap"] if pricing else None
@@ -161,8 +172,10 @@ async def _reconcile_employee(
     plans = plan_repricing(ledgers, list(tariffs.values()), monthly_cap=cap)
     by_id = {r["id"]: r for r in records}
     line_by_id = {line["id"]: line for line in line_rows}
-    written = await apply_plans(conn, plans, by_id, line_by_id, tariffs, actor=actor)
-    return LedgerResult(len(written), sum(isinstance(p.target, Unpriced) for p in plans))
+    written = await apply_plans(conn, plans, by_id, line_by_id, tariffs)
+    return LedgerResult(
+        len(written.rows), sum(isinstance(p.target, Unpriced) for p in plans), written.events
+    )
 
 
 async def apply_plans(
@@ -171,36 +184,34 @@ async def apply_plans(
     records: Mapping[UUID, Row],
     lines: Mapping[UUID, asyncpg.Record],
     tariffs: Mapping[UUID, TariffRange],
-    *,
-    actor: str,
-) -> list[asyncpg.Record]:
-    """Write `plans`, each line created or changed with its audit event.
+) -> Written:
+    """Write `plans`: the lines created or changed, with the audit event of each.
 
     `records` are the planned records' rows (as `records_for_pricing` returns them), `lines`
     their line rows locked by this transaction, `tariffs` every tariff a plan prices with.
-    Returns the rows written, one per action, in plan order.
+    Returns the rows written, one per action, and their events, in plan order.
     """
     actions = [(plan.record_id, a) for plan in plans for a in plan.actions]
     charges = [(records[rid], a.priced) for rid, a in actions if isinstance(a, CreateCharge)]
     if charges and len(charges) == len(actions) == len({rid for rid, _ in actions}):
-        return await _create_charges(conn, charges, tariffs, actor)
-    written: list[asyncpg.Record] = []
+        return await _create_charges(conn, charges, tariffs)
+    rows: list[asyncpg.Record] = []
+    events: list[tuple[audit.Event, ...]] = []
     for plan in plans:
         for action in plan.actions:
-            written.append(
-                await _apply(conn, action, records[plan.record_id], lines, tariffs, actor)
-            )
-    return written
+            row, event = await _apply(conn, action, records[plan.record_id], lines, tariffs)
+            rows.append(row)
+            events.append((event,))
+    return Written(rows, tuple(events))
 
 
 async def _create_charges(
     conn: Connection,
     charges: Sequence[tuple[Row, Priced]],
     tariffs: Mapping[UUID, TariffRange],
-    actor: str,
-) -> list[asyncpg.Record]:
+) -> Written:
     """The common case of a first read: only new charge lines, one per record; written in
-    one statement and their audit events in one round trip, in plan order."""
+    one statement, their audit events in one batch, in plan order."""
     rows = await conn.fetch(
         _q.insert_charge_lines,
         [r["fleet_id"] for r, _ in charges],
@@ -218,15 +229,11 @@ async def _create_charges(
     )
     by_record = {row["charge_record_id"]: row for row in rows}
     written = [by_record[r["id"]] for r, _ in charges]
-    await audit.record_many(
-        conn,
-        actor=actor,
-        events=[
-            audit.Event(r["fleet_id"], "line_item", row["id"], "create", None, dict(row))
-            for (r, _), row in zip(charges, written, strict=True)
-        ],
+    events = tuple(
+        audit.Event(r["fleet_id"], "line_item", row["id"], "create", None, dict(row))
+        for (r, _), row in zip(charges, written, strict=True)
     )
-    return written
+    return Written(written, (events,))
 
 
 async def _apply(
@@ -235,8 +242,7 @@ async def _apply(
     record: Row,
     lines: Mapping[UUID, asyncpg.Record],
     tariffs: Mapping[UUID, TariffRange],
-    actor: str,
-) -> asyncpg.Record:
+) -> tuple[asyncpg.Record, audit.Event]:
     common = (
         record["fleet_id"],
         record["employee_id"],
@@ -292,17 +298,7 @@ async def _apply(
         case _:
             assert_never(action)
     assert row is not None
-    await audit.record(
-        conn,
-        actor=actor,
-        fleet_id=record["fleet_id"],
-        entity="line_item",
-        entity_id=row["id"],
-        action=verb,
-        before=before,
-        after=dict(row),
-    )
-    return row
+    return row, audit.Event(record["fleet_id"], "line_item", row["id"], verb, before, dict(row))
 
 
 async def price_unpriced(
@@ -312,11 +308,10 @@ async def price_unpriced(
     employee_id: UUID | None,
     valid_from: date,
     valid_to: date | None,
-    actor: str,
 ) -> LedgerResult:
     """Price the days a new tariff covers that had home kWh but no line yet."""
     ids = [
         r["id"]
         for r in await conn.fetch(_q.unpriced_records, fleet_id, employee_id, valid_from, valid_to)
     ]
-    return await reconcile_records(conn, ids, actor=actor)
+    return await reconcile_records(conn, ids)

@@ -146,9 +146,17 @@ async def get_line_item_detail(conn: Connection, who: Principal, item_id: UUID) 
     return LineItemDetail(**item.model_dump(), evidence=evidence)
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    items: list[LineItem]
+    # for the service to record in the same transaction: one per decision, in order, batched
+    # as `audit.record_batches` records them
+    events: audit.Batches
+
+
 async def decide(
     conn: Connection, who: Principal, requests: Sequence[Requested], own: Own | None = None
-) -> list[LineItem]:
+) -> Decided:
     """Apply every decision or none; call inside a transaction.
 
     The rows are locked in id order before any rule is checked, so concurrent deciders
@@ -160,24 +168,18 @@ async def decide(
         row["adjusts_id"] for row in await conn.fetch(_q.adjusted_among, list(current))
     )
     decided: list[LineItem] = []
+    events: list[tuple[audit.Event, ...]] = []
     for step in plan(who, current, requests, adjusted, own or NOBODYS):
         row = await conn.fetchrow(
             _q.decide_line_item, step.before.id, step.status, who.actor, step.reason
         )
         assert row is not None  # the row is locked by this transaction
         after = line_item_from_row(row)
-        await audit.record(
-            conn,
-            actor=who.actor,
-            fleet_id=after.fleet_id,
-            entity="line_item",
-            entity_id=after.id,
-            action=step.action,
-            before=step.before,
-            after=after,
+        events.append(
+            (audit.Event(after.fleet_id, "line_item", after.id, step.action, step.before, after),)
         )
         decided.append(after)
-    return decided
+    return Decided(decided, tuple(events))
 
 
 async def list_charge_records(

@@ -9,7 +9,8 @@ leases it, so a read makes no round trip before its Smartcar call.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,11 +21,8 @@ import asyncpg
 from billing.db.budget import Bucket
 from billing.db.pool import Connection, Pool, connection, transaction
 from billing.db.queries import queries
-from billing.db.records import IngestResult, VehicleOwner, store_days
-from billing.domain.answer import DayRecord
 from billing.domain.errors import DomainError
 from billing.domain.models import SyncState
-from billing.smartcar.records import ChargeRecordsResult
 
 _q = queries("sync")
 
@@ -239,40 +237,22 @@ class StoreRefused(DomainError):
         self.sqlstate = sqlstate
 
 
-async def store_read(
-    pool: Pool,
-    owner: VehicleOwner,
-    days: Sequence[DayRecord],
-    result: ChargeRecordsResult,
-    *,
-    actor: str,
-    through: date,
-    now: datetime,
-    next_read: datetime,
-    call: CallLog,
-) -> IngestResult:
-    """A successful read in one transaction: its days stored and priced (`store_days`), the
-    vehicle read through `through`, its call logged.
-
-    Whatever the database refuses of one answer raises StoreRefused; a lost race or a busy
-    database raise `Retryable` (nothing is stored either way).
-    """
-    async with transaction(pool) as conn:
-        try:
-            stored = await store_days(conn, owner, days, result, actor=actor)
-            await record_success(
-                conn, owner.vehicle_id, through=through, now=now, next_read=next_read, call=call
-            )
-        except (
-            asyncpg.TransactionRollbackError,
-            asyncpg.QueryCanceledError,
-            asyncpg.TooManyConnectionsError,
-            asyncpg.PostgresConnectionError,
-        ):
-            raise  # the pool's translation makes these retryable
-        except asyncpg.PostgresError as failed:
-            raise StoreRefused(failed.sqlstate, str(failed)) from None
-    return stored
+@contextmanager
+def store_refusals() -> Iterator[None]:
+    """Whatever the database refuses of one answer leaves it as StoreRefused; a lost race or
+    a busy database leave it as they are, for the pool's translation to make them retryable.
+    Used inside the transaction storing the answer."""
+    try:
+        yield
+    except (
+        asyncpg.TransactionRollbackError,
+        asyncpg.QueryCanceledError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.PostgresConnectionError,
+    ):
+        raise
+    except asyncpg.PostgresError as failed:
+        raise StoreRefused(failed.sqlstate, str(failed)) from None
 
 
 async def record_success(

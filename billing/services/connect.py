@@ -19,7 +19,7 @@ from yarl import URL
 
 from billing.config import Settings
 from billing.crypto import BadState, TokenCipher, sign_state, verify_state
-from billing.db import connect, master
+from billing.db import audit, connect, master
 from billing.db.connect import LinkedVehicle
 from billing.db.pool import Pool, connection, transaction
 from billing.domain.access import Principal
@@ -179,8 +179,9 @@ async def finish_connect(
             "Smartcar could not complete the connection. Please try again.",
             502,
         )
+    actor = str(payload.get("by", "connect"))
     async with transaction(pool) as conn:
-        linked = await connect.store_connection(
+        stored = await connect.store_connection(
             conn,
             cipher,
             employee=employee,
@@ -188,8 +189,10 @@ async def finish_connect(
             grant=grant,
             vehicle_ids=vehicle_ids,
             now=now,
-            actor=str(payload.get("by", "connect")),
+            actor=actor,
         )
+        await audit.record_batches(conn, actor=actor, batches=stored.events)
+    linked = stored.vehicles
     done = sum(v.outcome in ("connected", "reconnected") for v in linked)
     return ConnectOutcome(
         f"Thank you, {employee.name}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from billing.db import corrections, duties, line_items
+from billing.db import audit, corrections, duties, line_items
 from billing.db.pool import Connection
 from billing.domain.access import Principal
 from billing.domain.correction_results import Correction
@@ -24,7 +24,9 @@ NEEDS_ANOTHER_MANAGER = "another manager"
 
 async def decide(conn: Connection, who: Principal, requests: Sequence[Requested]) -> list[LineItem]:
     """Approve, reject or reopen, all or nothing (approve, reject, reopen and bulk)."""
-    return await line_items.decide(conn, who, requests, await duties.own_of(conn, who))
+    decided = await line_items.decide(conn, who, requests, await duties.own_of(conn, who))
+    await audit.record_batches(conn, actor=who.actor, batches=decided.events)
+    return decided.items
 
 
 async def check_may_price_for(conn: Connection, who: Principal, employee: Employee) -> None:
@@ -53,7 +55,9 @@ async def apply_correction(
                 "this correction changes the money of the employee this key is bound to (or of "
                 f"records that employee's keys created); {NEEDS_ANOTHER_MANAGER} applies it"
             )
-    return await corrections.apply(conn, tariff, body, actor=who.actor)
+    applied = await corrections.apply(conn, tariff, body, actor=who.actor)
+    await audit.record_batches(conn, actor=who.actor, batches=applied.events)
+    return applied.correction
 
 
 async def check_may_create_tariff(conn: Connection, who: Principal, body: TariffCreate) -> None:

@@ -46,14 +46,14 @@ async def create_tariff(pool: Pool, who: Principal, body: TariffCreate) -> Tarif
             action="create",
             after=tariff,
         )
-        await ledger.price_unpriced(
+        priced = await ledger.price_unpriced(
             conn,
             fleet_id=tariff.fleet_id,
             employee_id=tariff.employee_id,
             valid_from=tariff.valid_from,
             valid_to=tariff.valid_to,
-            actor=actor,
         )
+        await audit.record_batches(conn, actor=actor, batches=priced.events)
     return tariff
 
 

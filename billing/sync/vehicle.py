@@ -12,14 +12,13 @@ from billing.config import Settings
 from billing.crypto import TokenDecryptError
 from billing.db.budget import Bucket
 from billing.db.pool import Pool
-from billing.db.records import IngestResult, VehicleOwner, resolve_days
+from billing.db.records import VehicleOwner
 from billing.db.sync_vehicles import (
     CallLog,
     StoreRefused,
     SyncVehicle,
     drain_budget,
     record_failure,
-    store_read,
     take_budget,
 )
 from billing.db.sync_vehicles import vehicle as vehicle_row
@@ -28,6 +27,7 @@ from billing.domain.answer import AnswerRefused, ReadWindow
 from billing.domain.errors import Retryable, StaleVersion
 from billing.domain.models import SyncState
 from billing.domain.sync_rules import Advice, Outcome, ReadDays, backoff_kind, read_days
+from billing.services.ingestion import IngestResult, resolve_days, store_read
 from billing.smartcar.client import SmartcarClient
 from billing.smartcar.errors import SmartcarError
 from billing.smartcar.records import ChargeRecordsResult

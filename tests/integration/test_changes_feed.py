@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from billing.db import apikeys, audit, changes, line_items
+from billing.db import apikeys, audit, changes
 from billing.db.pool import Pool
 from billing.domain.changes import Position, next_position
 from billing.domain.decisions import Requested
 from billing.domain.line_items import LineItem
+from billing.services import money
 from tests.factories import Factory
 from tests.line_item_factories import Scene, build_scene
 
@@ -116,7 +117,7 @@ async def test_a_late_commit_is_not_skipped(client: Client, scene: Scene, pool: 
         who = await apikeys.authenticate(slow, scene.keys["manager"])
         transaction = slow.transaction()
         await transaction.start()
-        await line_items.decide(slow, who, [Requested(slow_item.id, "approve", 1)])
+        await money.decide(slow, who, [Requested(slow_item.id, "approve", 1)])
         await approve(client, scene, fast_item)  # starts later, commits first
         hidden, cursor = await drain(client, scene, cursor)
         assert hidden == []  # an earlier transaction is still open: wait for it
@@ -198,10 +199,10 @@ async def test_poller_sees_every_change_exactly_once_under_concurrent_writers(
             async with pool.acquire() as conn, conn.transaction():
                 if local.random() < 0.3:  # hold the transaction open in the database itself
                     await conn.execute("SELECT pg_sleep($1)", local.uniform(0.01, 0.15))
-                await line_items.decide(conn, who, [Requested(item.id, "approve", 1)])
+                await money.decide(conn, who, [Requested(item.id, "approve", 1)])
                 await asyncio.sleep(local.uniform(0, 0.12))
                 if local.random() < 0.5:
-                    await line_items.decide(conn, who, [Requested(item.id, "reopen", 2, "again")])
+                    await money.decide(conn, who, [Requested(item.id, "reopen", 2, "again")])
                 await asyncio.sleep(local.uniform(0, 0.05))
 
     async def poller() -> list[dict[str, Any]]:

@@ -23,13 +23,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from billing.app import create_app
 from billing.config import load_settings
-from billing.db import apikeys, changes, line_items
+from billing.db import apikeys, changes
 from billing.db.dsn import with_database
 from billing.db.embedded import XIDS_PER_CLOG_PAGE, EmbeddedServer
 from billing.db.migrations import upgrade
 from billing.db.pool import Connection, Pool, create_pool
 from billing.domain.decisions import Action, Requested
 from billing.domain.line_items import LineItem
+from billing.services import money
 from tests.conftest import SECRET_KEY
 from tests.factories import Factory
 from tests.line_item_factories import build_scene
@@ -128,9 +129,7 @@ async def test_every_change_once_for_every_limit_across_a_digit_of_the_xid(
 
     async def decide(conn: Connection, batch: list[LineItem], action: Action, version: int) -> None:
         reason = "again" if action == "reopen" else None
-        await line_items.decide(
-            conn, who, [Requested(i.id, action, version, reason) for i in batch]
-        )
+        await money.decide(conn, who, [Requested(i.id, action, version, reason) for i in batch])
 
     async def writer(batch: list[LineItem], seed: int) -> None:
         local = random.Random(seed)

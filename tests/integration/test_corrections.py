@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 from aiohttp.test_utils import TestClient
 
-from billing.db import corrections, ledger, master
+from billing.db import audit, corrections, ledger, master
 from billing.db.pool import Pool, transaction
 from billing.domain.corrections import CorrectionBody
 from billing.domain.models import Employee, Fleet, Tariff
@@ -49,7 +49,8 @@ async def _priced_days(
         for i, k in enumerate(kwh)
     ]
     async with transaction(pool) as conn:
-        await ledger.reconcile_records(conn, ids, actor="test")
+        priced = await ledger.reconcile_records(conn, ids)
+        await audit.record_batches(conn, actor="test", batches=priced.events)
     return ids
 
 

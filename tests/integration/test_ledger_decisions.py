@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 
-from billing.db.pool import Pool, transaction
-from billing.db.records import VehicleOwner, store_records
+from billing.db.pool import Pool
+from billing.db.records import VehicleOwner
+from billing.services.ingestion import store_answer
 from billing.smartcar.records import ChargeRecordsResult, UpstreamChargeRecord
 from tests.factories import Factory
 from tests.line_item_factories import LineItemFactory
@@ -45,8 +46,7 @@ class Books:
 
     async def restate(self, home: str) -> None:
         self.reads += 1
-        async with transaction(self.pool) as conn:
-            await store_records(conn, self.owner, read(home, self.reads), actor="test")
+        await store_answer(self.pool, self.owner, read(home, self.reads), actor="test")
 
     async def lines(self) -> list[tuple[str, str, Decimal]]:
         rows = await self.pool.fetch(

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from billing.db import apikeys, line_items
 from billing.db.pool import Pool
 from billing.domain.decisions import DecisionConflict, Requested
-from billing.services import statements
+from billing.services import money, statements
 from tests.close_scene import ADMIN, NOW
 from tests.factories import Factory
 from tests.line_item_factories import Scene, build_scene
@@ -430,11 +430,11 @@ async def test_a_decider_waiting_on_the_row_lock_sees_the_new_version(
         who = await apikeys.authenticate(first, scene.keys["manager"])
         holding = first.transaction()
         await holding.start()
-        await line_items.decide(first, who, [Requested(item.id, "approve", 1)])
+        await money.decide(first, who, [Requested(item.id, "approve", 1)])
 
         async def race() -> None:
             async with second.transaction():
-                await line_items.decide(second, who, [Requested(item.id, "reject", 1, "no")])
+                await money.decide(second, who, [Requested(item.id, "reject", 1, "no")])
 
         waiting = asyncio.create_task(race())
         await asyncio.sleep(0.2)

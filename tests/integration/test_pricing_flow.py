@@ -20,7 +20,8 @@ from aiohttp.test_utils import TestClient
 from billing.config import Settings
 from billing.db import ledger
 from billing.db.pool import Pool, transaction
-from billing.db.records import VehicleOwner, store_records
+from billing.db.records import VehicleOwner
+from billing.services.ingestion import store_answer
 from billing.smartcar.records import ChargeRecordsResult, UpstreamChargeRecord
 from billing.smartcar_sim import Simulator, SimulatorOptions
 from billing.smartcar_sim.data import day_energy
@@ -97,7 +98,7 @@ async def test_unpriced_days_are_shown_and_priced_by_a_new_tariff_without_a_sync
     assert await pool.fetchval("SELECT count(*) FROM line_items") == 0
     async with transaction(pool) as conn:
         ids = [row["id"] for row in home_days]
-        counted = await ledger.reconcile_records(conn, ids, actor="test")
+        counted = await ledger.reconcile_records(conn, ids)
     assert counted == ledger.LedgerResult(lines_changed=0, unpriced=len(home_days))
     response = await client.get(
         f"/v1/charge-records?employee_id={employee.id}&unpriced=true&limit=100", headers=manager
@@ -259,8 +260,7 @@ async def test_the_monthly_cap_cuts_the_lines_and_keeps_the_cut_as_evidence(
     owner = await _owner(factory, pool, monthly_cap="10")
     days = [(date(2025, 3, d), "10", "0", "0", "10") for d in range(1, 6)]
     days.append((date(2025, 4, 1), "10", "0", "0", "10"))  # a new month, a new cap
-    async with transaction(pool) as conn:
-        stored = await store_records(conn, owner, _result(days), actor="test")
+    stored = await store_answer(pool, owner, _result(days), actor="test")
     assert (stored.records, stored.line_items, stored.unpriced) == (6, 6, 0)
 
     lines = await pool.fetch(
@@ -284,10 +284,7 @@ async def test_the_monthly_cap_cuts_the_lines_and_keeps_the_cut_as_evidence(
     ]
 
     # A restated day gets back the room it used first: the other days are not re-cut.
-    async with transaction(pool) as conn:
-        await store_records(
-            conn, owner, _result([(date(2025, 3, 2), "5", "0", "0", "5")]), actor="test"
-        )
+    await store_answer(pool, owner, _result([(date(2025, 3, 2), "5", "0", "0", "5")]), actor="test")
     amounts = await pool.fetch(
         "SELECT charge_date, sum(amount) AS amount FROM line_items "
         "WHERE period = '2025-03' GROUP BY 1 ORDER BY 1"
@@ -306,8 +303,7 @@ async def test_plausibility_flags_are_stored_on_the_records(
         (date(2025, 3, 3), "10", "2", "0", "12.04"),  # within the rounding tolerance
         (date(2025, 3, 4), "180", "40", "60", "280"),  # more than a car takes in a day
     ]
-    async with transaction(pool) as conn:
-        await store_records(conn, owner, _result(days), actor="test")
+    await store_answer(pool, owner, _result(days), actor="test")
     rows = await pool.fetch("SELECT charge_date, flags FROM charge_records ORDER BY charge_date")
     assert [(row["charge_date"].day, row["flags"]) for row in rows] == [
         (1, []),
@@ -319,10 +315,9 @@ async def test_plausibility_flags_are_stored_on_the_records(
     assert await pool.fetchval("SELECT count(*) FROM line_items") == 4
 
     # the corrected figure clears the flag
-    async with transaction(pool) as conn:
-        await store_records(
-            conn, owner, _result([(date(2025, 3, 2), "10", "2", "3", "15")]), actor="test"
-        )
+    await store_answer(
+        pool, owner, _result([(date(2025, 3, 2), "10", "2", "3", "15")]), actor="test"
+    )
     assert await pool.fetchval("SELECT flags FROM charge_records WHERE revision = 2") == []
 
     manager = factory.auth(await factory.key("admin"))

@@ -44,6 +44,7 @@ def test_the_contracts_hold_today() -> None:
         ("billing/sync/_violation.py", "billing.api.app", "The API and the sync never import"),
         ("billing/db/_violation.py", "billing.sync.runner", "The repositories never import"),
         ("billing/db/_violation.py", "billing.api.problems", "The repositories never import"),
+        ("billing/db/records.py", "billing.smartcar.records", "never import the Smartcar"),
         ("billing/smartcar_sim/_violation.py", "billing.domain.window", "The Smartcar simulator"),
         ("billing/smartcar_sim/_violation.py", "billing.smartcar.errors", "The Smartcar simulator"),
         ("billing/api/_violation.py", "billing.smartcar_sim", "Only the CLI and the demo import"),
