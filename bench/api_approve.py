@@ -139,7 +139,7 @@ if __name__ == "__main__":
         web.run_app(bare_app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[3]), print=None)
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=150_000)
+    parser.add_argument("--items", type=int, default=400_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8)
