@@ -55,12 +55,13 @@ def serve() -> None:
             "BILLING_SECRET_KEY is required (generate one with `billing secret-key`)"
         )
     from billing.app import create_app
-    from billing.runtime import serving, wait_for_stop_signal
+    from billing.runtime import serving, stop_signals
 
     async def run() -> None:
-        async with serving(create_app(settings), settings.host, settings.port) as url:
-            log.info("serving on %s", url)
-            await wait_for_stop_signal()
+        with stop_signals() as stop:
+            async with serving(create_app(settings), settings.host, settings.port) as url:
+                log.info("serving on %s", url)
+                await stop.wait()
 
     run_command(run)
 
@@ -138,7 +139,7 @@ def worker() -> None:
     settings = command_settings()
     if settings.secret_key is None:
         raise click.ClickException("BILLING_SECRET_KEY is required to read Smartcar tokens")
-    from billing.runtime import wait_for_stop_signal
+    from billing.runtime import stop_signals
     from billing.sync.metrics import SyncMetrics, worker_status
     from billing.sync.runner import sync_context
     from billing.sync.worker import Worker
@@ -151,13 +152,16 @@ def worker() -> None:
                 metrics.attach(ctx)
                 port = settings.worker_port
                 async with worker_status(ctx, metrics, settings.host, port) as url:
-                    if url is not None:
-                        log.info("worker health and metrics on %s/healthz, %s/metrics", url, url)
-                    worker = Worker(ctx, metrics)
-                    task = asyncio.create_task(worker.run())
-                    await wait_for_stop_signal()
-                    worker.stop.set()
-                    await task
+                    with stop_signals() as stop:
+                        if url is not None:
+                            log.info(
+                                "worker health and metrics on %s/healthz, %s/metrics", url, url
+                            )
+                        worker = Worker(ctx, metrics)
+                        task = asyncio.create_task(worker.run())
+                        await stop.wait()
+                        worker.stop.set()
+                        await task
         finally:
             await pool.close()
 
@@ -232,7 +236,7 @@ def smartcar_sim(
 ) -> None:
     """Run the Smartcar simulator (Connect, tokens, vehicles, charge records)."""
     configure_logging(load_settings().log_format)
-    from billing.runtime import wait_for_stop_signal
+    from billing.runtime import stop_signals
     from billing.smartcar_sim import SimulatorOptions, run_simulator
 
     options = SimulatorOptions(
@@ -245,10 +249,13 @@ def smartcar_sim(
 
     async def run() -> None:
         async with run_simulator(options, host=host, port=port) as sim:
-            click.echo(f"Smartcar simulator on {sim.url} ({vehicles} vehicles, seed {seed})")
-            click.echo(f"  pre-issued tokens: {sim.url}/sim/users   counters: {sim.url}/sim/stats")
-            sys.stdout.flush()
-            await wait_for_stop_signal()
+            with stop_signals() as stop:
+                click.echo(f"Smartcar simulator on {sim.url} ({vehicles} vehicles, seed {seed})")
+                click.echo(
+                    f"  pre-issued tokens: {sim.url}/sim/users   counters: {sim.url}/sim/stats"
+                )
+                sys.stdout.flush()
+                await stop.wait()
 
     run_command(run)
 

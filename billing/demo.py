@@ -37,7 +37,7 @@ from billing.domain.apikeys import ApiKeyCreate
 from billing.domain.decisions import Requested
 from billing.domain.line_items import in_minor_units
 from billing.domain.models import EmployeeCreate, FleetCreate, TariffCreate
-from billing.runtime import serving, wait_for_stop_signal
+from billing.runtime import serving, stop_signals
 from billing.services import api_keys, decisions, employees, fleets, tariffs
 from billing.services.common import system
 from billing.smartcar_sim import Simulator, SimulatorOptions, run_simulator
@@ -243,9 +243,10 @@ async def run_demo(base: Settings, say: Callable[[str], None]) -> None:
                         say(closed)
                     worker = Worker(ctx)
                     task = asyncio.create_task(worker.run())
-                    say(_instructions(url, settings, keys))
-                    root.setLevel(level)
-                    await wait_for_stop_signal()
+                    with stop_signals() as stop:
+                        say(_instructions(url, settings, keys))
+                        root.setLevel(level)
+                        await stop.wait()
                     say("stopping …")
                     worker.stop.set()
                     await task
