@@ -30,3 +30,13 @@ def test_no_two_names_hold_the_same_statement() -> None:
         for name, body in queries(path.stem).items():
             bodies.setdefault(" ".join(body.split()), []).append(f"{path.stem}.{name}")
     assert [names for names in bodies.values() if len(names) > 1] == []
+
+
+def test_every_statement_is_used() -> None:
+    code = "\n".join(
+        path.read_text()
+        for folder in ("billing", "bench", "tests")
+        for path in (SQL_DIR.parents[2] / folder).rglob("*.py")
+    )
+    unused = sorted(name for name in _names() if not re.search(rf"\.{name}\b", code))
+    assert unused == []

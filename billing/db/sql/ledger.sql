@@ -10,13 +10,6 @@ SELECT r.id, r.vehicle_id, r.employee_id, e.fleet_id, r.charge_date, r.home_kwh,
 FROM charge_records r JOIN employees e ON e.id = r.employee_id
 WHERE r.employee_id = $1 AND to_char(r.charge_date, 'YYYY-MM') = ANY($2::text[]);
 
--- name: employee_tariffs
-SELECT t.* FROM tariffs t JOIN employees e ON e.fleet_id = t.fleet_id
-WHERE e.id = $1 AND (t.employee_id IS NULL OR t.employee_id = e.id) AND t.replaced_by IS NULL;
-
--- name: employee_cap
-SELECT monthly_cap FROM employees WHERE id = $1;
-
 -- name: lock_lines
 -- In id order, as decisions and corrections lock lines, so none of them can deadlock another.
 SELECT * FROM line_items WHERE charge_record_id = ANY($1::uuid[])
@@ -64,8 +57,8 @@ WHERE e.fleet_id = $1
 ORDER BY r.employee_id, r.charge_date;
 
 -- name: employee_pricing
--- employee_cap and employee_tariffs in one statement: one row without tariff columns when the
--- employee has no tariff.
+-- The employee's monthly cap and tariffs in one statement: one row without tariff columns
+-- when the employee has no tariff.
 SELECT e.monthly_cap, t.*
 FROM employees e
 LEFT JOIN tariffs t ON t.fleet_id = e.fleet_id

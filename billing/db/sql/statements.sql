@@ -94,10 +94,6 @@ UPDATE statements SET
 WHERE id = $1 AND status = 'draft'
 RETURNING *, 0::numeric AS credited;
 
--- name: link_lines
-UPDATE line_items SET statement_id = $1, version = version + 1, updated_at = now()
-WHERE id = ANY($2::uuid[]) AND statement_id IS NULL AND status = 'approved';
-
 -- name: void_statement
 UPDATE statements SET status = 'void', voided_at = now(), voided_by = $2, void_reason = $3,
     updated_at = now()
